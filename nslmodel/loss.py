@@ -1,0 +1,168 @@
+r"""The expected test loss at any ridge (theory.md §3; paper Eqs. 93, 99, 104 and App. A, Eq. 184).
+
+.. math::
+    \langle L \rangle = \frac{C \sigma_w^2}{2 \sigma_u^2}\,
+        \frac{\rho N T (D_1 - D_2)}{\mathcal{D}}, \qquad
+    \langle L_\epsilon \rangle = \frac{C \sigma_\epsilon^2}{2}\,
+        \frac{D_2 (N - D_1) + D_1 (D_1 - D_2)}{\mathcal{D}},
+
+.. math::
+    \mathcal{D} = (N - D_1)(T - D_1) + (N + T - 2 D_1)(D_1 - D_2),
+
+every term positive, so each loss keeps its relative precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate
+from ._traces import F1, F2, F12
+from .solver import _shape_out, check_common, solve_flat
+
+__all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve"]
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The two parts of the expected test loss; floats or arrays broadcast from N, T, gamma."""
+
+    signal: np.ndarray | float
+    """Loss from the teacher alone (paper Eq. 104)."""
+    noise: np.ndarray | float
+    """Extra loss from label noise (paper Eq. 184); 0 when sigma_eps = 0."""
+    total: np.ndarray | float
+    """``signal + noise``."""
+
+
+@dataclass(frozen=True)
+class LossCurve:
+    r"""A loss-versus-ridge curve drawn parametrically in :math:`\rho` (theory.md §7)."""
+
+    rho: np.ndarray
+    """Latent-space ridge, the curve parameter."""
+    gamma: np.ndarray
+    r""":math:`\gamma(\rho) = \rho (N - D_1)(T - D_1)`."""
+    loss: np.ndarray
+    """Expected test loss (signal plus noise) at each gamma."""
+
+
+def check_scales(sigma_w, sigma_eps, C):
+    return (
+        _validate.nonnegative("sigma_w", sigma_w),
+        _validate.nonnegative("sigma_eps", sigma_eps),
+        _validate.label_dim(C),
+    )
+
+
+def signal_loss(N, T, log_rho, dN, dT, f12, *, C, sigma_u, sigma_w):
+    r""":math:`\frac{C\sigma_w^2}{2\sigma_u^2}\rho N T (D_1 - D_2)/\mathcal{D}` (paper Eq. 104)."""
+    if sigma_w == 0:
+        return np.zeros(np.shape(dN))
+    den = dN * dT + (dN + dT) * f12
+    log_l = (
+        np.log(C * sigma_w**2 / (2.0 * sigma_u**2)) + log_rho + np.log(N) + np.log(T) + np.log(f12)
+        - np.log(den)
+    )
+    return np.exp(log_l)
+
+
+def noise_loss(dN, dT, f1, f12, f2, *, C, sigma_eps):
+    r""":math:`\frac{C\sigma_\epsilon^2}{2}[D_2 (N - D_1) + D_1 (D_1 - D_2)]/\mathcal{D}` (Eq. 184)."""
+    if sigma_eps == 0:
+        return np.zeros(np.shape(dN))
+    den = dN * dT + (dN + dT) * f12
+    return 0.5 * C * sigma_eps**2 * (f2 * dN + f1 * f12) / den
+
+
+def _terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
+    sig = signal_loss(N, T, log_rho, dN, dT, s[..., F12], C=C, sigma_u=sigma_u, sigma_w=sigma_w)
+    noi = noise_loss(dN, dT, s[..., F1], s[..., F12], s[..., F2], C=C, sigma_eps=sigma_eps)
+    return sig, noi
+
+
+def expected_loss_terms(
+    N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1
+) -> LossTerms:
+    """Signal and noise parts of the expected test loss; see :func:`expected_loss`."""
+    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
+    sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
+    gamma = _validate.ridge(gamma)
+    N, T, gamma = np.broadcast_arrays(N, T, gamma)
+    shape = N.shape
+    Nf, Tf = N.ravel(), T.ravel()
+    _, log_rho, dN, dT, s = solve_flat(Nf, Tf, gamma.ravel(), spec.table, spec.M, sigma_u)
+    sig, noi = _terms_flat(Nf, Tf, log_rho, dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
+                           sigma_eps=sigma_eps)
+    return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(sig + noi, shape))
+
+
+def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
+    r"""Expected test loss :math:`\langle L \rangle + \langle L_\epsilon \rangle` at ridge gamma.
+
+    Implements theory.md §3: paper Eqs. 93, 99 and 104 for the teacher and App. A, Eq. 184 for
+    label noise.
+
+    .. math::
+        \langle L \rangle = \frac{C \sigma_w^2}{2 \sigma_u^2}\,
+            \frac{\rho N T (D_1 - D_2)}{\mathcal{D}}, \qquad
+        \rho\,(N - D_1)(T - D_1) = \gamma .
+
+    Parameters
+    ----------
+    N, T : float or array_like
+        Number of features and of training samples; any positive reals.
+    gamma : float or array_like
+        Ridge, ``0 < gamma < inf``; for gamma = 0 use :func:`nslmodel.ridgeless_loss`.
+    spectrum : PowerLaw, Spectrum or array_like
+        Latent spectrum :math:`\lambda_I`.
+    sigma_u, sigma_w, sigma_eps : float
+        Scales of the feature weights (> 0), teacher weights and label noise (>= 0).
+    C : int
+        Label dimension, ``C >= 1``.
+
+    Returns
+    -------
+    float or ndarray
+        A float for scalar input, otherwise an array broadcast from N, T and gamma.
+    """
+    return expected_loss_terms(
+        N, T, gamma, spectrum, sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C
+    ).total
+
+
+def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> LossCurve:
+    r"""Loss against ridge drawn parametrically: :math:`\gamma(\rho)` and :math:`\langle L\rangle(\rho)`.
+
+    No root finding (theory.md §7): for each :math:`\rho` on the physical branch
+    :math:`D_1(\rho) < \min(N, T)`, :math:`\gamma = \rho (N - D_1)(T - D_1)`.
+
+    Parameters
+    ----------
+    N, T : float
+        Scalars.
+    rho : array_like
+        Latent-space ridges, each above the ridgeless root :math:`\rho_*` (where
+        :math:`D_1 = \min(N, T)`); :func:`nslmodel.ridgeless_loss` covers :math:`\rho = \rho_*`.
+    """
+    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
+    if N.ndim or T.ndim:
+        raise ValueError("loss_curve takes scalar N and T; loop over them for several curves")
+    sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
+    rho = _validate.positive("rho", rho)
+    table = spec.table
+    u = np.log(rho) + np.log(spec.M) - 2.0 * np.log(sigma_u)
+    s = table.sums(u)
+    dN = np.where(s[..., F1] > 0.5 * table.rank, (N - table.rank) + s[..., 1], N - s[..., F1])
+    dT = np.where(s[..., F1] > 0.5 * table.rank, (T - table.rank) + s[..., 1], T - s[..., F1])
+    if np.any((dN <= 0) | (dT <= 0)):
+        raise ValueError(
+            "rho must lie on the physical branch D1(rho) < min(N, T), i.e. above the ridgeless "
+            f"root; got rho = {float(np.min(rho))!r} with D1 = {float(np.max(s[..., F1]))!r} >= "
+            f"min(N, T) = {float(min(N, T))!r}"
+        )
+    sig, noi = _terms_flat(N, T, np.log(rho), dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
+                           sigma_eps=sigma_eps)
+    return LossCurve(rho=rho, gamma=rho * dN * dT, loss=sig + noi)

@@ -1,0 +1,227 @@
+r"""The self-consistent equation for the latent-space ridge :math:`\rho` (theory.md §3, §7).
+
+The expected loss depends on :math:`\gamma` only through :math:`\rho`, the root of
+
+.. math::
+    \rho\,(N - D_1(\rho))\,(T - D_1(\rho)) = \gamma, \qquad D_1(\rho) < \min(N, T)
+
+(paper Eqs. 93 and 99; the other branches are unphysical, cf. Eqs. 105-110). Near the ridgeless
+limit :math:`N - D_1` and :math:`T - D_1` are tiny and cannot be obtained by subtracting
+:math:`D_1` from :math:`N`. We therefore take :math:`\delta = n - D_1` with :math:`n = \min(N, T)`
+as an unknown in its own right: with :math:`\Delta = |N - T|` and :math:`q = \gamma/\rho` it is
+the positive root :math:`\delta = 2q / (\Delta + \sqrt{\Delta^2 + 4q})` of
+:math:`\delta(\delta + \Delta) = q`, exact to rounding however small. The remaining scalar
+equation
+
+.. math::
+    h(u) = D_1(u) - n + \delta(u) = 0, \qquad u = \log\mu,\ \mu = \rho M / \sigma_u^2,
+
+is strictly decreasing in u, bracketed by :math:`\rho = \gamma/(NT)` (where :math:`\delta = n`,
+:math:`h = D_1 > 0`) on the left, and solved by a vectorised safeguarded Newton iteration.
+A relative error :math:`\epsilon` in :math:`D_1` moves :math:`\rho` by only
+:math:`\epsilon n / (D_1 - D_2)` relative, and :math:`\delta` follows from :math:`\rho` without
+cancellation, so the loss keeps full precision even at :math:`\gamma = 10^{-30}` and
+:math:`N = T`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate
+from ._traces import F0, F1, F2, F12
+from .spectra import as_spectrum
+
+__all__ = ["Solution", "ConvergenceError", "solve", "ridgeless_root"]
+
+MAX_ITER = 200
+# Newton has converged once the step in u = log(mu) is below this relative size (about 45
+# ulps: u itself is only known to a few ulps because the spectral sums carry ~1e-14 error).
+STEP_TOL = 1e-14
+# The residual h is a difference of O(n) terms; below this many ulps of their size it is noise.
+RESIDUAL_ULPS = 64
+_EPS = np.finfo(float).eps
+
+
+class ConvergenceError(RuntimeError):
+    """The root solve did not converge; ``.count`` points failed, ``.u`` holds the last iterate."""
+
+    def __init__(self, message: str, count: int, u: np.ndarray):
+        super().__init__(message)
+        self.count = count
+        self.u = u
+
+
+@dataclass(frozen=True)
+class Solution:
+    r"""The solution of the self-consistent equation at each (N, T, gamma).
+
+    All fields are floats for scalar input, otherwise arrays broadcast from N, T and gamma.
+    """
+
+    rho: np.ndarray | float
+    """Effective ridge in latent space :math:`\rho` (paper Eq. 99)."""
+    D1: np.ndarray | float
+    r""":math:`D_1 = \sum_I s_I / (s_I + \rho)`."""
+    D2: np.ndarray | float
+    r""":math:`D_2 = \sum_I s_I^2 / (s_I + \rho)^2`."""
+    D1_minus_D2: np.ndarray | float
+    r""":math:`D_1 - D_2 = \sum_I s_I \rho / (s_I + \rho)^2`, computed without cancellation."""
+    N_minus_D1: np.ndarray | float
+    r""":math:`N - D_1 > 0`, computed without cancellation."""
+    T_minus_D1: np.ndarray | float
+    r""":math:`T - D_1 > 0`, computed without cancellation."""
+    kappa: np.ndarray | float
+    r"""Feature-space ridge :math:`\kappa = \rho (N - D_1)`, with :math:`\kappa (T - D_1) = \gamma`."""
+
+
+def _newton(residual, u, lo, hi, what: str):
+    """Vectorised safeguarded Newton for decreasing residuals bracketed by ``lo < root < hi``.
+
+    ``residual(u, idx)`` returns ``(h, dh/du, noise)`` for the points ``idx``.
+    """
+    u, lo, hi = u.copy(), lo.copy(), hi.copy()
+    active = np.arange(u.size)
+    for _ in range(MAX_ITER):
+        if active.size == 0:
+            return u
+        ua = u[active]
+        h, dh, noise = residual(ua, active)
+        pos = h > 0
+        lo[active] = np.where(pos, ua, lo[active])
+        hi[active] = np.where(pos, hi[active], ua)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = ua - h / dh
+        outside = ~((new > lo[active]) & (new < hi[active]))
+        new = np.where(outside, 0.5 * (lo[active] + hi[active]), new)
+        scale = np.maximum(1.0, np.abs(ua))
+        done = (np.abs(new - ua) <= STEP_TOL * scale) | (np.abs(h) <= noise)
+        done |= (hi[active] - lo[active]) <= STEP_TOL * scale
+        u[active] = np.where(np.abs(h) <= noise, ua, new)
+        active = active[~done]
+    raise ConvergenceError(
+        f"{what}: Newton iteration did not converge for {active.size} of {u.size} points "
+        f"after {MAX_ITER} iterations; please report the inputs",
+        count=int(active.size),
+        u=u,
+    )
+
+
+def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
+    r"""``u = log mu`` with :math:`D_1 = n` (:math:`0 < n <` rank), the ridgeless :math:`\rho_*`.
+
+    Solves :math:`\log D_1(u) = \log n` (paper Eqs. 105-110): :math:`\log D_1` is close to linear
+    in u for power laws, so Newton from the right converges in a few steps.
+    """
+    n = np.asarray(n, dtype=float)
+    rank = table.rank
+    # D1 <= trace / mu, so mu_hi = trace / n gives D1 <= n; and rank - D1 <= mu * sum(1/lam),
+    # so mu_lo = (rank - n) / sum(1/lam) gives D1 >= n.
+    lam, w = table.lam, table.w
+    log_trace = np.log(np.dot(w, lam))
+    log_inv = -table.log_lam_min + np.log(np.dot(w, np.exp(table.log_lam_min - np.log(lam))))
+    hi = log_trace - np.log(n)
+    lo = np.log(rank - n) - log_inv
+    use_f0 = n > 0.5 * rank  # compare the smaller of D1 and rank - D1 with its target
+
+    def residual(u, idx):
+        ls = table.log_sums(u)
+        f1 = np.where(use_f0[idx], -(ls[:, F0] - np.log(rank - n[idx])), ls[:, F1] - np.log(n[idx]))
+        # d log F1 / du = -F12 / F1 and d log F0 / du = F12 / F0.
+        d = np.where(use_f0[idx], -np.exp(ls[:, F12] - ls[:, F0]), -np.exp(ls[:, F12] - ls[:, F1]))
+        return f1, d, np.full(u.shape, RESIDUAL_ULPS * _EPS)
+
+    return _newton(residual, hi.copy(), lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
+
+
+def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
+    q = np.exp(logq)
+    return 2.0 * q / (Delta + np.sqrt(Delta * Delta + 4.0 * q))
+
+
+def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
+    """Core of :func:`solve` on validated 1-D arrays; returns ``(u, log_rho, dN, dT, sums)``."""
+    n = np.minimum(N, T)
+    Delta = np.abs(N - T)
+    rank = table.rank
+    # log q = log(gamma / rho) = log_gamma_scaled - u with rho = mu sigma_u^2 / M.
+    log_gs = np.log(gamma) + np.log(M) - 2.0 * np.log(sigma_u)
+    lo = log_gs - np.log(N) - np.log(T)  # rho = gamma / (N T): delta = n, h = D1 > 0
+    start = lo.copy()
+    below = n < rank
+    if np.any(below):
+        # The root lies right of the ridgeless root, where h = delta > 0: start there.
+        start[below] = np.maximum(start[below], ridgeless_root(n[below], table))
+    log_trace = np.log(np.dot(table.w, table.lam))
+    # mu >= 2 trace / n gives D1 <= n / 2; q <= n^2 / 16 gives delta <= n / 4: h < 0.
+    hi = np.maximum(log_trace + np.log(2.0 / n), log_gs - np.log(n * n / 16.0)) + 1.0
+    use_f0 = n > 0.5 * rank
+
+    def residual(u, idx):
+        s = table.sums(u)
+        logq = log_gs[idx] - u
+        d = _delta(logq, Delta[idx])
+        base = np.where(use_f0[idx], (rank - n[idx]) - s[:, F0], s[:, F1] - n[idx])
+        h = base + d
+        dh = -s[:, F12] - np.exp(logq) / (2.0 * d + Delta[idx])
+        noise = RESIDUAL_ULPS * _EPS * (np.minimum(s[:, F1], s[:, F0] + rank) + n[idx] + d)
+        return h, dh, noise
+
+    u = _newton(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
+    sums = table.sums(u)
+    dn = _delta(log_gs - u, Delta)
+    dN = np.where(N <= T, dn, dn + Delta)
+    dT = np.where(N <= T, dn + Delta, dn)
+    log_rho = u + 2.0 * np.log(sigma_u) - np.log(M)
+    return u, log_rho, dN, dT, sums
+
+
+def _shape_out(x, shape):
+    x = np.asarray(x).reshape(shape)
+    return float(x) if x.ndim == 0 else x
+
+
+def check_common(N, T, spectrum, sigma_u):
+    """Validate N, T, the spectrum and sigma_u; return arrays and the spectrum object."""
+    N = _validate.positive("N", N)
+    T = _validate.positive("T", T)
+    spec = as_spectrum(spectrum)
+    sigma_u = _validate.nonnegative("sigma_u", sigma_u)
+    if sigma_u == 0:
+        raise ValueError("sigma_u must be positive and finite (0 < sigma_u < inf); got 0.0")
+    return N, T, spec, sigma_u
+
+
+def solve(N, T, gamma, spectrum, *, sigma_u: float = 1.0) -> Solution:
+    r"""Solve for :math:`\rho` and the traces at each (N, T, gamma) (theory.md §3).
+
+    Parameters
+    ----------
+    N, T : float or array_like
+        Number of features and of training samples, any positive reals.
+    gamma : float or array_like
+        Ridge parameter, ``0 < gamma < inf`` (for gamma = 0 see :func:`nslmodel.ridgeless_loss`).
+    spectrum : PowerLaw, Spectrum or array_like
+        The latent spectrum.
+    sigma_u : float
+        Feature-weight scale; the theory sees the spectrum through
+        :math:`s_I = \sigma_u^2 \lambda_I / M`.
+
+    Returns
+    -------
+    Solution
+        :math:`\rho, D_1, D_2, D_1 - D_2, N - D_1, T - D_1, \kappa`, broadcast from N, T, gamma.
+    """
+    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
+    gamma = _validate.ridge(gamma)
+    N, T, gamma = np.broadcast_arrays(N, T, gamma)
+    shape = N.shape
+    u, log_rho, dN, dT, s = solve_flat(N.ravel(), T.ravel(), gamma.ravel(), spec.table, spec.M, sigma_u)
+    rho = np.exp(log_rho)
+    out = dict(
+        rho=rho, D1=s[:, F1], D2=s[:, F2], D1_minus_D2=s[:, F12], N_minus_D1=dN, T_minus_D1=dT,
+        kappa=rho * dN,
+    )
+    return Solution(**{k: _shape_out(v, shape) for k, v in out.items()})
