@@ -35,7 +35,7 @@ def _as_float_array(name: str, value) -> np.ndarray:
 
 
 def _first_bad(arr: np.ndarray, bad: np.ndarray):
-    return arr[bad].flat[0] if arr.ndim else arr.item()
+    return (arr[bad].flat[0] if arr.ndim else arr).item()
 
 
 def positive(name: str, value) -> np.ndarray:

@@ -166,7 +166,8 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
         base = np.where(use_f0[idx], (rank - n[idx]) - s[:, F0], s[:, F1] - n[idx])
         h = base + d
         dh = -s[:, F12] - np.exp(logq) / (2.0 * d + Delta[idx])
-        noise = RESIDUAL_ULPS * _EPS * (np.minimum(s[:, F1], s[:, F0] + rank) + n[idx] + d)
+        terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + s[:, F0], s[:, F1] + n[idx])
+        noise = RESIDUAL_ULPS * _EPS * (terms + d)
         return h, dh, noise
 
     u = _newton(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
