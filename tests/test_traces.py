@@ -1,0 +1,54 @@
+"""Tier 1-2: the interpolated spectral sums against direct summation (nslmodel._traces)."""
+
+import numpy as np
+import pytest
+
+from nslmodel._traces import direct_log_sums
+from nslmodel.spectra import PowerLaw, Spectrum
+
+# Each sum is tabulated as log F; with |log F| up to ~40 over the table, float64 rounding of
+# the logarithm alone is 40 * 2.2e-16 ~ 1e-14 relative in F. Allow 4x that.
+TABLE_RTOL = 4e-14
+# The Euler-Maclaurin tail of a large PowerLaw (spectra.PowerLaw notes): remainder below
+# ~3e-3 ((1 + alpha) / K0)^3 = 3e-3 / 2000^3 ~ 4e-13 of the summand scale; allow 1e-12.
+TAIL_RTOL = 1e-12
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        PowerLaw(10, 1.0),
+        PowerLaw(2000, 0.1),
+        PowerLaw(3000, 3.0, lam_plus=7.5),
+        Spectrum(np.random.default_rng(1).lognormal(0.0, 3.0, 500)),
+        Spectrum(np.array([0.0, 1.0, 1.0, 1e-8, 0.0, 3.0])),
+    ],
+    ids=["M10", "alpha0.1", "alpha3", "lognormal", "zeros-and-gaps"],
+)
+def test_table_matches_direct_sums(spec):
+    table = spec.table
+    # inside the table, across its ends, and far into both series regions
+    u = np.linspace(table.u_lo - 30.0, table.u_hi + 30.0, 4001)
+    lam, w = spec.nodes()
+    ref = np.exp(direct_log_sums(u, lam, w))
+    got = table.sums(u)
+    np.testing.assert_allclose(got, ref, rtol=TABLE_RTOL, atol=0)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 1.0, 3.0])
+def test_powerlaw_tail_quadrature_matches_exact_sum(alpha):
+    # M just above the exact-summation threshold 4 K0, K0 = 2000 (1 + alpha).
+    M = int(8000 * (1 + alpha)) + 1234
+    spec = PowerLaw(M, alpha)
+    lam_q, w_q = spec.nodes()
+    assert lam_q.size < M / 2  # the tail really is compressed
+    exact = spec.eigenvalues
+    u = np.linspace(np.log(exact.min()) - 5, np.log(exact.max()) + 5, 301)
+    ref = np.exp(direct_log_sums(u, exact, np.ones(M)))
+    got = np.exp(direct_log_sums(u, lam_q, w_q))
+    np.testing.assert_allclose(got, ref, rtol=TAIL_RTOL, atol=0)
+
+
+def test_powerlaw_trace_is_exact():
+    spec = PowerLaw(50_000, 0.5, lam_plus=2.0)
+    assert spec.trace == pytest.approx(np.sum(spec.eigenvalues[::-1]), rel=1e-13)
