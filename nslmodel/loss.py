@@ -83,6 +83,16 @@ def _terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
     return sig, noi
 
 
+def _check_finite(total, N, T, gamma):
+    bad = ~np.isfinite(total)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise FloatingPointError(
+            f"expected loss is not finite at {int(bad.sum())} point(s), first at N={N[i]!r}, "
+            f"T={T[i]!r}, gamma={gamma[i]!r}; please report the inputs"
+        )
+
+
 def expected_loss_terms(
     N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1
 ) -> LossTerms:
@@ -96,6 +106,7 @@ def expected_loss_terms(
     _, log_rho, dN, dT, s = solve_flat(Nf, Tf, gamma.ravel(), spec.table, spec.M, sigma_u)
     sig, noi = _terms_flat(Nf, Tf, log_rho, dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
                            sigma_eps=sigma_eps)
+    _check_finite(sig + noi, Nf, Tf, gamma.ravel())
     return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(sig + noi, shape))
 
 
