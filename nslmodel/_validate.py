@@ -12,6 +12,7 @@ import numpy as np
 
 __all__ = [
     "positive",
+    "positive_scalar",
     "nonnegative",
     "ridge",
     "label_dim",
@@ -47,6 +48,14 @@ def positive(name: str, value) -> np.ndarray:
             f"{name} must be positive and finite (0 < {name} < inf); got {_first_bad(arr, bad)!r}"
         )
     return arr
+
+
+def positive_scalar(name: str, value) -> float:
+    """Return a scalar ``value`` as float after checking ``0 < value < inf``."""
+    arr = positive(name, value)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a single number; got {_show(value)}")
+    return float(arr)
 
 
 def nonnegative(name: str, value) -> float:

@@ -189,9 +189,7 @@ def check_common(N, T, spectrum, sigma_u):
     N = _validate.positive("N", N)
     T = _validate.positive("T", T)
     spec = as_spectrum(spectrum)
-    sigma_u = _validate.nonnegative("sigma_u", sigma_u)
-    if sigma_u == 0:
-        raise ValueError("sigma_u must be positive and finite (0 < sigma_u < inf); got 0.0")
+    sigma_u = _validate.positive_scalar("sigma_u", sigma_u)
     return N, T, spec, sigma_u
 
 

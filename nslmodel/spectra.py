@@ -129,7 +129,7 @@ class PowerLaw:
         alpha = float(self.alpha)
         if not (np.isfinite(alpha) and alpha > -1):
             raise ValueError(f"alpha must be finite and > -1 (-1 < alpha < inf); got {self.alpha!r}")
-        lam_plus = float(_validate.positive("lam_plus", self.lam_plus))
+        lam_plus = _validate.positive_scalar("lam_plus", self.lam_plus)
         log_min = math.log(lam_plus) - (1 + alpha) * math.log(M)
         if log_min < math.log(np.finfo(float).tiny):
             raise ValueError(
