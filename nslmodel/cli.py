@@ -32,13 +32,11 @@ class _UsageError(Exception):
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(t) for t in text.split(",") if t.strip() != ""] or _raise(text)
+        return [float(t) for t in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or comma-separated numbers, got {text!r}")
-
-
-def _raise(text):
-    raise ValueError(text)
+        raise argparse.ArgumentTypeError(
+            f"expected a number or comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _common(p: argparse.ArgumentParser, *, gamma: bool) -> None:
@@ -81,6 +79,11 @@ def _run(args) -> list[dict]:
     spec = nslmodel.PowerLaw(args.M, args.alpha, args.lam_plus)
     kw = dict(sigma_u=args.sigma_u, sigma_w=args.sigma_w, sigma_eps=args.sigma_eps, C=args.C)
     rows = []
+    if args.command == "loss" and 0.0 in args.gamma:
+        raise ValueError(
+            "gamma must be positive and finite (0 < gamma < inf); got 0.0; for the ridgeless "
+            "limit gamma = 0 use the `nslmodel ridgeless` subcommand"
+        )
     if args.command in ("loss", "simulate"):
         pts = _grid(args.N, args.T, args.gamma)
         N, T, g = (np.array(c) for c in zip(*pts))

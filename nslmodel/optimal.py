@@ -72,7 +72,10 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
     Returns
     -------
     OptimalRidge
-        ``gamma``, ``loss``, ``rho``, ``D1``, each broadcast from N and T.
+        ``gamma``, ``loss``, ``rho``, ``D1``, each broadcast from N and T. Where the infimum
+        is the ridgeless limit itself (``min(N, T) >= M`` without label noise, where the
+        ridgeless loss vanishes), ``gamma = rho = 0``, ``D1 = M`` and ``loss`` is
+        :func:`nslmodel.ridgeless_loss`.
     """
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)

@@ -47,7 +47,7 @@ class Spectrum:
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"spectrum eigenvalues must be finite and >= 0; got eigenvalues[{i}] = {lam[i]!r}"
+                f"spectrum eigenvalues must be finite and >= 0; got eigenvalues[{i}] = {lam[i].item()!r}"
             )
         if not np.any(lam > 0):
             raise ValueError("spectrum must have at least one positive eigenvalue; got all zeros")
