@@ -63,7 +63,7 @@ def signal_loss(N, T, log_rho, dN, dT, f12, *, C, sigma_u, sigma_w):
         return np.zeros(np.shape(dN))
     den = dN * dT + (dN + dT) * f12
     log_l = (
-        np.log(C * sigma_w**2 / (2.0 * sigma_u**2)) + log_rho + np.log(N) + np.log(T) + np.log(f12)
+        np.log(C * sigma_w**2 / (2.0 * sigma_u**2)) + log_rho + np.log(N * T) + np.log(f12)
         - np.log(den)
     )
     return np.exp(log_l)

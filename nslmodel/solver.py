@@ -148,7 +148,8 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     rank = table.rank
     # log q = log(gamma / rho) = log_gamma_scaled - u with rho = mu sigma_u^2 / M.
     log_gs = np.log(gamma) + np.log(M) - 2.0 * np.log(sigma_u)
-    lo = log_gs - np.log(N) - np.log(T)  # rho = gamma / (N T): delta = n, h = D1 > 0
+    # rho = gamma / (N T): delta = n, h = D1 > 0. (N * T keeps the N <-> T symmetry exact.)
+    lo = log_gs - np.log(N * T)
     start = lo.copy()
     below = n < rank
     if np.any(below):
