@@ -9,6 +9,7 @@ from . import scaling
 from .loss import LossCurve, LossTerms, expected_loss, expected_loss_terms, loss_curve
 from .optimal import OptimalRidge, optimal_ridge
 from .ridgeless import ridgeless_loss
+from .simulate import MemoryLimitError, SimulationResult, SweepResult, simulate_loss, simulate_sweep
 from .solver import ConvergenceError, Solution, solve
 from .spectra import PowerLaw, Spectrum
 
@@ -28,12 +29,11 @@ __all__ = [
     "solve",
     "Solution",
     "ConvergenceError",
+    "simulate_loss",
+    "simulate_sweep",
+    "SimulationResult",
+    "SweepResult",
+    "MemoryLimitError",
     "scaling",
 ]
 
-try:  # the simulator is optional until it lands
-    from .simulate import SimulationResult, simulate_loss, simulate_sweep  # noqa: F401
-
-    __all__ += ["simulate_loss", "simulate_sweep", "SimulationResult"]
-except ImportError:  # pragma: no cover
-    pass
