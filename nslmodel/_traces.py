@@ -1,7 +1,7 @@
 r"""The spectral sums of the solution as fast, accurate functions of :math:`u = \log\mu`.
 
 With :math:`s_I = \sigma_u^2 \lambda_I / M` and :math:`\mu = \rho M / \sigma_u^2`, every trace
-in theory.md §3 is a sum of :math:`r_I = \lambda_I / (\lambda_I + \mu)` over the spectrum:
+in book/solution.md is a sum of :math:`r_I = \lambda_I / (\lambda_I + \mu)` over the spectrum:
 
 .. math::
     F_1 = \sum_I r_I = D_1, \qquad F_0 = \sum_I (1 - r_I) = \operatorname{rank} - D_1, \\
@@ -29,6 +29,7 @@ from scipy.interpolate import PPoly
 __all__ = ["SpectralTable", "F1", "F0", "F12", "F2"]
 
 F1, F0, F12, F2 = range(4)
+_EPS = np.finfo(float).eps
 PANEL_WIDTH = 0.25
 DEGREE = 12
 EDGE = 20.0
@@ -101,8 +102,8 @@ class SpectralTable:
         # Local power-series coefficients, highest power first, in scipy's PPoly layout
         # (degree, panel, function); unbuilt panels hold NaN until queried.
         self.coef = np.full((DEGREE + 1, self.n_panels, 4), np.nan)
-        breaks = self.u_lo + PANEL_WIDTH * np.arange(self.n_panels + 1)
-        self._pp = PPoly.construct_fast(self.coef, breaks, extrapolate=True)
+        self.breaks = self.u_lo + PANEL_WIDTH * np.arange(self.n_panels + 1)
+        self._pp = PPoly.construct_fast(self.coef, self.breaks, extrapolate=True)
         self.built = np.zeros(self.n_panels, dtype=bool)
         # Power sums for the series beyond the table, scaled to avoid overflow:
         # hi: sum w lam^j = lmax^j P[j]; lo: sum w lam^-j = lmin^-j Q[j].
@@ -128,7 +129,11 @@ class SpectralTable:
         self.built[panels] = True
 
     def _interp(self, u: np.ndarray) -> np.ndarray:
-        idx = np.minimum(((u - self.u_lo) / PANEL_WIDTH).astype(np.intp), self.n_panels - 1)
+        # PPoly picks the panel [b_i, b_i+1) containing u; a point within rounding of a
+        # breakpoint may land on either side, so both neighbours must be built.
+        right = np.clip(np.searchsorted(self.breaks, u, side="right"), 1, self.n_panels)
+        near = np.abs(u - self.breaks[right - 1]) <= 8 * _EPS * np.maximum(1.0, np.abs(u))
+        idx = np.concatenate([right - 1, (right - 2)[near & (right >= 2)]])
         if not self.built[idx].all():
             self._build(np.unique(idx))
         return self._pp(u)

@@ -1,4 +1,4 @@
-r"""The self-consistent equation for the latent-space ridge :math:`\rho` (theory.md §3, §7).
+r"""The self-consistent equation for the latent-space ridge :math:`\rho` (book/solution.md).
 
 The expected loss depends on :math:`\gamma` only through :math:`\rho`, the root of
 
@@ -40,6 +40,10 @@ MAX_ITER = 200
 # Newton has converged once the step in u = log(mu) is below this relative size (about 45
 # ulps: u itself is only known to a few ulps because the spectral sums carry ~1e-14 error).
 STEP_TOL = 1e-14
+# In the quadratic regime the error after a Newton step is ~ |h''/(2h')| step^2, and
+# |h''/h'| = O(1) in u (every term of h varies on the scale of one e-fold), so a Newton step
+# below this size leaves an error far below STEP_TOL and ends the iteration.
+QUADRATIC_STEP = 1e-9
 # The residual h is a difference of O(n) terms; below this many ulps of their size it is noise.
 RESIDUAL_ULPS = 64
 _EPS = np.finfo(float).eps
@@ -97,7 +101,9 @@ def _newton(residual, u, lo, hi, what: str):
         outside = ~((new > lo[active]) & (new < hi[active]))
         new = np.where(outside, 0.5 * (lo[active] + hi[active]), new)
         scale = np.maximum(1.0, np.abs(ua))
-        done = (np.abs(new - ua) <= STEP_TOL * scale) | (np.abs(h) <= noise)
+        step = np.abs(new - ua)
+        done = (step <= STEP_TOL * scale) | (np.abs(h) <= noise)
+        done |= ~outside & (step <= QUADRATIC_STEP * scale)
         done |= (hi[active] - lo[active]) <= STEP_TOL * scale
         u[active] = np.where(np.abs(h) <= noise, ua, new)
         active = active[~done]
@@ -195,7 +201,7 @@ def check_common(N, T, spectrum, sigma_u):
 
 
 def solve(N, T, gamma, spectrum, *, sigma_u: float = 1.0) -> Solution:
-    r"""Solve for :math:`\rho` and the traces at each (N, T, gamma) (theory.md §3).
+    r"""Solve for :math:`\rho` and the traces at each (N, T, gamma) (book/solution.md).
 
     Parameters
     ----------
