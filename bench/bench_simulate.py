@@ -3,7 +3,7 @@
 Prints, at M = 4000, N = T = 400 (override with --M --N --T):
 
 1. per-trial time of ``simulate_loss`` against a naive implementation that forms the M x M
-   matrices P = x A and Λ of theory.md §2 (goal: at least 10x faster);
+   matrices P = x A and Λ of book/model.md (goal: at least 10x faster);
 2. per-trial time against the time of the dominant products φ = U x and xᵀx alone (goal: at
    most 1.5x), with a breakdown of where a trial spends its time;
 3. a 50-point gamma sweep (one draw) against 50 separate single-gamma trials.
@@ -41,7 +41,7 @@ def median_time(fn, repeats: int) -> float:
 
 
 def naive_trial(U, xt, lam, gamma, M):
-    """theory.md §2 with every matrix formed: P = x A (M x M), Λ as a dense M x M matrix."""
+    """book/model.md with every matrix formed: P = x A (M x M), Λ as a dense M x M matrix."""
     x = xt.T
     phi = U @ x
     A = np.linalg.solve(phi.T @ phi + gamma * np.eye(phi.shape[1]), phi.T @ U)

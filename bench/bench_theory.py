@@ -1,6 +1,6 @@
 """Benchmark: vectorised ``expected_loss`` against a per-point ``scipy.optimize.brentq`` loop.
 
-Both compute the expected loss of theory.md §3 on the same 10^4 random (N, T, gamma) points at
+Both compute the expected loss of book/solution.md on the same 10^4 random (N, T, gamma) points at
 M = 10^4 to the same accuracy (rho to ~1e-14 relative), side by side in one process; the script
 prints both times, their ratio and the largest relative difference between the two answers.
 It then reports time and peak traced memory at M = 10^7.

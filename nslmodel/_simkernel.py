@@ -1,6 +1,6 @@
 r"""One Monte Carlo trial of the model: draws, reductions and the loss at many ridges.
 
-This module holds the per-trial numerics behind :mod:`nslmodel.simulate` (theory.md §2).
+This module holds the per-trial numerics behind :mod:`nslmodel.simulate` (book/model.md).
 Everything here is a pure function of a :class:`Plan` and one trial's
 :class:`numpy.random.SeedSequence`, so that a trial gives the same bits wherever it runs.
 
@@ -310,7 +310,7 @@ def traces_eigen(red: Reduced, gammas: np.ndarray, noise: bool):
 
 
 def losses_exact(plan: Plan, red: Reduced, gammas: np.ndarray) -> np.ndarray:
-    """Eq. 19 averaged over W, x̂ and ε at the ridges ``gammas`` (theory.md §2)."""
+    """Eq. 19 averaged over W, x̂ and ε at the ridges ``gammas`` (book/model.md)."""
     g = gammas * (plan.M / plan.sigma_u**2)  # U was drawn with unit variance
     noise = plan.sigma_eps > 0
     t1 = t2 = tn = None

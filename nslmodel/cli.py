@@ -57,9 +57,9 @@ def _common(p: argparse.ArgumentParser, *, gamma: bool) -> None:
 def _parser() -> _Parser:
     p = _Parser(prog="nslmodel", description="Expected test loss of the solvable scaling-law model (arXiv:2405.19398).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _common(sub.add_parser("loss", help="expected test loss at ridge gamma (theory.md §3)"), gamma=True)
-    _common(sub.add_parser("ridgeless", help="ridgeless limit gamma -> 0 (theory.md §4)"), gamma=False)
-    _common(sub.add_parser("optimal", help="optimal ridge gamma* and the loss there (theory.md §5)"), gamma=False)
+    _common(sub.add_parser("loss", help="expected test loss at ridge gamma (paper Eqs. 93-104)"), gamma=True)
+    _common(sub.add_parser("ridgeless", help="ridgeless limit gamma -> 0 (paper Eqs. 105-126)"), gamma=False)
+    _common(sub.add_parser("optimal", help="optimal ridge gamma* and the loss there (paper Eq. 128)"), gamma=False)
     sim = sub.add_parser("simulate", help="Monte Carlo estimate of the loss (mean ± sem)")
     _common(sim, gamma=True)
     sim.add_argument("--trials", type=int, required=True, help="number of independent draws")

@@ -1,4 +1,4 @@
-r"""The expected test loss at any ridge (theory.md §3; paper Eqs. 93, 99, 104 and App. A, Eq. 184).
+r"""The expected test loss at any ridge (book/solution.md; paper Eqs. 93, 99, 104 and App. A, Eq. 184).
 
 .. math::
     \langle L \rangle = \frac{C \sigma_w^2}{2 \sigma_u^2}\,
@@ -39,7 +39,7 @@ class LossTerms:
 
 @dataclass(frozen=True)
 class LossCurve:
-    r"""A loss-versus-ridge curve drawn parametrically in :math:`\rho` (theory.md §7)."""
+    r"""A loss-versus-ridge curve drawn parametrically in :math:`\rho` (book/solution.md)."""
 
     rho: np.ndarray
     """Latent-space ridge, the curve parameter."""
@@ -113,7 +113,7 @@ def expected_loss_terms(
 def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
     r"""Expected test loss :math:`\langle L \rangle + \langle L_\epsilon \rangle` at ridge gamma.
 
-    Implements theory.md §3: paper Eqs. 93, 99 and 104 for the teacher and App. A, Eq. 184 for
+    Implements book/solution.md: paper Eqs. 93, 99 and 104 for the teacher and App. A, Eq. 184 for
     label noise.
 
     .. math::
@@ -147,7 +147,7 @@ def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=
 def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> LossCurve:
     r"""Loss against ridge drawn parametrically: :math:`\gamma(\rho)` and :math:`\langle L\rangle(\rho)`.
 
-    No root finding (theory.md §7): for each :math:`\rho` on the physical branch
+    No root finding (book/solution.md): for each :math:`\rho` on the physical branch
     :math:`D_1(\rho) < \min(N, T)`, :math:`\gamma = \rho (N - D_1)(T - D_1)`.
 
     Parameters

@@ -1,4 +1,4 @@
-r"""The optimal ridge :math:`\gamma^* = \arg\min_\gamma \langle L \rangle` (theory.md §5; paper Eq. 128).
+r"""The optimal ridge :math:`\gamma^* = \arg\min_\gamma \langle L \rangle` (book/solution.md; paper Eq. 128).
 
 Because :math:`\gamma` increases monotonically with :math:`\rho`, the loss is minimised over
 :math:`u = \log\mu` (:math:`\mu = \rho M/\sigma_u^2`) on the physical branch, where every

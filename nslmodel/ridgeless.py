@@ -1,4 +1,4 @@
-r"""The ridgeless limit :math:`\gamma \to 0` (theory.md §4; paper Eqs. 105-126).
+r"""The ridgeless limit :math:`\gamma \to 0` (book/solution.md; paper Eqs. 105-126).
 
 For :math:`n = \min(N, T)` below the rank of the spectrum, :math:`\rho \to \rho_*` with
 :math:`D_1(\rho_*) = n`, and for :math:`N \ne T`
@@ -14,7 +14,7 @@ which with :math:`\rho_* = \sigma_u^2 \Delta / M` is the Maloney-Roberts-Sully r
 Both diverge at N = T (double descent).
 
 When :math:`n \ge R` (R the number of positive eigenvalues, M for a power law) the features or
-samples span the whole latent space and :math:`\rho \to 0`. Taking the limit of theory.md §3
+samples span the whole latent space and :math:`\rho \to 0`. Taking the limit of book/solution.md
 with :math:`D_1 \to R`, :math:`D_1 - D_2 \simeq R - D_1 \simeq \rho a`,
 :math:`a = \sum_I 1/s_I`, gives: the signal loss vanishes, except at :math:`N = T = R`, where it
 tends to :math:`\frac{C\sigma_w^2}{2\sigma_u^2} R^2 / (3a)`; the noise loss tends to

@@ -1,4 +1,4 @@
-r"""Scaling approximations for a power-law spectrum (theory.md §6; paper Eqs. 129-145).
+r"""Scaling approximations for a power-law spectrum (book/solution.md; paper Eqs. 129-145).
 
 For :math:`\lambda_I = \lambda_+ I^{-(1+\alpha)}` and :math:`1 \ll D_1 \ll M` the traces become
 integrals over I. With :math:`\rho_0 = \sigma_u^2 \lambda_+ / M` and

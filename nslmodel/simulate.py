@@ -1,6 +1,6 @@
 r"""Monte Carlo simulation of the model: the test loss of paper Eq. 19, with error bars.
 
-Two estimators of the expected test loss :math:`\langle L\rangle` (theory.md §1-2):
+Two estimators of the expected test loss :math:`\langle L\rangle` (book/model.md):
 
 ``method="exact"``
     Draw the training data :math:`x` (M x T, columns :math:`\mathcal N(0, \Lambda)`) and the
@@ -21,7 +21,7 @@ Two estimators of the expected test loss :math:`\langle L\rangle` (theory.md §1
     mean of the sampled one given those draws, so the two agree within error bars.
 
 ``gamma = 0`` is the minimum-norm (ridgeless) solution :math:`\theta^* = y\,\phi^+`, whose
-expectation is infinite at ``N == T`` (double descent, theory.md §4).
+expectation is infinite at ``N == T`` (double descent, book/solution.md).
 
 Reproducibility
 ---------------

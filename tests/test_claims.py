@@ -3,7 +3,7 @@ r"""The ten claims of the book (C1-C10), each asserted on the numbers behind its
 The figures are drawn by the notebooks; these tests compute the same kind of numbers with the
 package directly, at modest sizes, and check the statement each figure makes. Tolerances are
 derived next to each assertion. Most derivations use the two leading corrections to the
-integral (scaling) approximation of the traces (theory.md §6, paper Eqs. 129-131) for a power
+integral (scaling) approximation of the traces (book/solution.md, paper Eqs. 129-131) for a power
 law, with d* the value of D1 at the optimum:
 
 - head: the sum over I >= 1 is replaced by an integral from 0, an O(1) shift of D1 (about

@@ -1,7 +1,7 @@
 """Tests of the Monte Carlo simulator (nslmodel.simulate, nslmodel._simkernel).
 
 Tiers: (1) the per-draw algebra against an independent 40-digit evaluation of the literal
-M x M formula of theory.md §2, and internal identities; (2) reproducibility across executors;
+M x M formula of book/model.md, and internal identities; (2) reproducibility across executors;
 (3) seeded Monte Carlo against the closed form of nslmodel.expected_loss / ridgeless_loss, and
 the exact estimator against the literal one (paper Eq. 19); plus the memory guard and input checks.
 """
@@ -31,7 +31,7 @@ MP_DIGITS = 40
 
 
 def _literal_loss_mp(U, xt, lam, gamma, sigma_w, sigma_eps, C):
-    """theory.md §2 verbatim in 40-digit arithmetic, with the M x M matrix P = x A.
+    """book/model.md verbatim in 40-digit arithmetic, with the M x M matrix P = x A.
 
     A = (φᵀφ + γ)⁻¹ φᵀ U for gamma > 0; at gamma = 0 the minimum-norm form, through the
     invertible Gram of the smaller side. U is taken as drawn (no 1/sqrt(M) scaling here; the
@@ -112,7 +112,7 @@ def test_exact_loss_of_one_draw_matches_40_digit_literal_formula(N, T, M):
 
 
 def test_ridgeless_interpolates_when_min_n_t_reaches_m():
-    # theory.md §4: with min(N, T) >= M the noiseless ridgeless student reproduces the teacher
+    # book/solution.md: with min(N, T) >= M the noiseless ridgeless student reproduces the teacher
     # exactly, so each draw has loss 0. Rounding leaves ~ r * eps * cond(S) of tr Λ C σ_w² / 2M.
     spec = PowerLaw(30, 0.5)
     r = simulate_sweep([40, 60], [50, 45], 0.0, spec, trials=3, seed=2, progress=False)
@@ -260,7 +260,7 @@ def test_exact_and_sampled_estimators_agree(N, T, gamma, sigma_eps, C, T_test):
 
 
 def test_huge_ridge_gives_the_zero_predictor_loss():
-    # gamma -> inf: θ* -> 0 and L -> C σ_w² tr Λ / (2M) for every draw (theory.md §3). The
+    # gamma -> inf: θ* -> 0 and L -> C σ_w² tr Λ / (2M) for every draw (book/solution.md). The
     # first correction is O(|φ|² / γ) ~ 1e3 / 1e15 relative; 1e-9 is far above it.
     spec = PowerLaw(200, 1.0)
     r = simulate_loss(20, 30, 1e15, spec, trials=3, seed=1, C=3, sigma_w=0.5, progress=False)

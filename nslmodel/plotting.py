@@ -1,0 +1,197 @@
+r"""Shared figure style and small plotting helpers for the book's notebooks.
+
+Every figure of the book goes through one style file, ``nslmodel.mplstyle``, shipped with
+the package. Call :func:`use_style` once at the top of a notebook; it applies the style and
+makes inline figures byte-stable across reruns.
+
+Byte stability needs more than the rcParams in the style file:
+
+- PNG (the inline default): Agg output carries no timestamp; the only text chunk is
+  ``Software``, which this module drops so the bytes do not depend on the matplotlib version
+  string.
+- SVG: element ids are random unless ``svg.hashsalt`` is set (the style file sets it), and
+  the ``Date`` field defaults to the current time (dropped here; matplotlib would otherwise
+  honour ``SOURCE_DATE_EPOCH``).
+- PDF: ``CreationDate`` defaults to the current time (dropped here).
+
+``savefig.metadata`` is not an rcParam, so the per-format metadata is passed explicitly:
+by :func:`save_figure`, and for inline figures through the IPython inline backend's
+``print_figure_kwargs``.
+
+This module needs matplotlib (the ``plot`` extra); ``import nslmodel`` does not import it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+
+__all__ = [
+    "STYLE_FILE",
+    "errorbar_points",
+    "loglog_axes",
+    "save_figure",
+    "stable_metadata",
+    "style",
+    "use_style",
+]
+
+#: Path of the shared style file inside the installed package.
+STYLE_FILE = Path(str(resources.files("nslmodel") / "nslmodel.mplstyle"))
+
+# Metadata keys whose default values change from run to run (dates) or from one installation
+# to another (the matplotlib version string). ``None`` tells matplotlib to omit the key.
+_VOLATILE_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+}
+
+# Figure format the inline backend renders; PNG keeps the notebooks small and myst-nb
+# turns it into an ordinary <img>.
+_INLINE_FORMAT = "png"
+
+
+def stable_metadata(fmt: str) -> dict:
+    """Return the ``metadata`` argument of ``savefig`` that makes format `fmt` byte-stable.
+
+    Parameters
+    ----------
+    fmt : str
+        Output format, e.g. ``"png"``, ``"svg"`` or ``"pdf"``.
+
+    Returns
+    -------
+    dict
+        Metadata keys mapped to ``None`` (omit) for the volatile fields of that format; an
+        empty dict for formats without volatile metadata.
+    """
+    return dict(_VOLATILE_METADATA.get(fmt.lower().lstrip("."), {}))
+
+
+def _configure_inline_backend() -> None:
+    """Make IPython's inline figures byte-stable, if running under IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to configure
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    # bbox_inches="tight" is the inline backend's own default; repeated here because
+    # set_matplotlib_formats replaces the keyword set it is given.
+    set_matplotlib_formats(
+        _INLINE_FORMAT, bbox_inches="tight", metadata=stable_metadata(_INLINE_FORMAT)
+    )
+
+
+def use_style() -> None:
+    """Apply the shared style globally and make inline figures byte-stable.
+
+    Call once near the top of a notebook, after the parameters cell.
+    """
+    mpl.style.use(STYLE_FILE)
+    _configure_inline_backend()
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Context manager applying the shared style only inside a ``with`` block."""
+    with mpl.style.context(STYLE_FILE):
+        yield
+
+
+def save_figure(fig, path) -> Path:
+    """Save `fig` to `path` without volatile metadata, so reruns give identical bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to save.
+    path : str or os.PathLike
+        Destination; the format is taken from the suffix (``.png``, ``.svg``, ``.pdf``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if not fmt:
+        raise ValueError(
+            f"path={str(path)!r} has no suffix; expected one of .png, .svg or .pdf "
+            "so the format is explicit"
+        )
+    fig.savefig(path, format=fmt, metadata=stable_metadata(fmt))
+    return path
+
+
+def errorbar_points(ax, x, mean, sem, **kwargs):
+    """Plot Monte Carlo estimates as markers with one-standard-error bars.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes to draw on.
+    x, mean, sem : array_like
+        Positions, sample means and standard errors of the mean; all of one shape.
+        `sem` must be non-negative and finite.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.errorbar`; by default markers only (no
+        connecting line), drawn above theory curves.
+
+    Returns
+    -------
+    matplotlib.container.ErrorbarContainer
+    """
+    x = np.asarray(x, dtype=float)
+    mean = np.asarray(mean, dtype=float)
+    sem = np.asarray(sem, dtype=float)
+    if not (x.shape == mean.shape == sem.shape):
+        raise ValueError(
+            f"x, mean and sem must have one shape; got {x.shape}, {mean.shape} and {sem.shape}"
+        )
+    bad = ~np.isfinite(sem) | (sem < 0)
+    if bad.any():
+        raise ValueError(
+            f"sem={float(sem[bad][0])!r} is not allowed: standard errors must be finite and >= 0"
+        )
+    opts = {"linestyle": "none", "markersize": 4, "zorder": 3}
+    if "marker" not in kwargs:  # a format string would clash with an explicit marker
+        opts["fmt"] = "o"
+    opts.update(kwargs)
+    return ax.errorbar(x, mean, yerr=sem, **opts)
+
+
+def loglog_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, title=None):
+    """Put `ax` on logarithmic x and y scales, with optional labels and title.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes to modify.
+    xlabel, ylabel, title : str, optional
+        Set when given.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, for chaining.
+    """
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,77 @@
+"""The shared figure style and the plotting helpers (nslmodel.plotting)."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must precede pyplot
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nslmodel import plotting  # noqa: E402
+
+
+@pytest.fixture
+def figure():
+    with plotting.style():
+        fig, ax = plt.subplots()
+        ax.plot([1, 10, 100], [1.0, 0.1, 0.01], label="theory")
+        plotting.errorbar_points(ax, [1, 10, 100], [1.1, 0.09, 0.011], [0.1, 0.01, 0.001])
+        plotting.loglog_axes(ax, xlabel="$N$", ylabel=r"$\langle L\rangle$")
+        ax.legend()
+    yield fig
+    plt.close(fig)
+
+
+def _render(fig, fmt) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, metadata=plotting.stable_metadata(fmt))
+    return buf.getvalue()
+
+
+def test_style_file_is_installed_and_applies():
+    assert plotting.STYLE_FILE.is_file()
+    with plotting.style():
+        assert matplotlib.rcParams["svg.hashsalt"] == "nslmodel"
+        assert matplotlib.rcParams["figure.constrained_layout.use"] is True
+
+
+def test_use_style_outside_ipython_sets_rcparams():
+    with matplotlib.rc_context():
+        plotting.use_style()
+        assert matplotlib.rcParams["svg.hashsalt"] == "nslmodel"
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_repeated_saves_are_byte_identical(figure, fmt):
+    with plotting.style():  # svg.hashsalt must be in force when saving
+        assert _render(figure, fmt) == _render(figure, fmt)
+
+
+def test_no_volatile_metadata_is_written(figure):
+    with plotting.style():
+        png, svg, pdf = (_render(figure, f) for f in ("png", "svg", "pdf"))
+    assert b"Software" not in png  # the tEXt chunk carrying matplotlib's version
+    assert b"<dc:date>" not in svg
+    assert b"/CreationDate" not in pdf
+
+
+def test_save_figure_uses_the_suffix(figure, tmp_path):
+    with plotting.style():
+        path = plotting.save_figure(figure, tmp_path / "f.svg")
+    assert path.read_bytes().lstrip().startswith(b"<?xml")
+    with pytest.raises(ValueError, match="no suffix"):
+        plotting.save_figure(figure, tmp_path / "f")
+
+
+def test_errorbar_points_rejects_bad_input():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="one shape"):
+        plotting.errorbar_points(ax, [1, 2], [1, 2], [0.1])
+    with pytest.raises(ValueError, match="sem=-0.1"):
+        plotting.errorbar_points(ax, [1, 2], [1, 2], [0.1, -0.1])
+    with pytest.raises(ValueError, match="sem=nan"):
+        plotting.errorbar_points(ax, [1, 2], [1, 2], [np.nan, 0.1])
+    plt.close(fig)
