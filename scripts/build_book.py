@@ -32,10 +32,10 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 WARNING_LINE = re.compile(r"\bWARNING\b|\bERROR\b|Validation errors in config|\[Warning\]")
 
 
-def toc_notebooks(root: Path) -> list[Path]:
-    """The executed notebooks the table of contents expects under ``book/figures``."""
+def toc_files(root: Path) -> list[str]:
+    """Every document of the table of contents, root first, as paths without suffix."""
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files = []
+    files = [toc["root"]]
 
     def walk(node):
         if isinstance(node, dict):
@@ -48,7 +48,12 @@ def toc_notebooks(root: Path) -> list[Path]:
                 walk(item)
 
     walk(toc)
-    return [root / f"{f}.ipynb" for f in files if f.startswith("book/figures/")]
+    return files
+
+
+def toc_notebooks(root: Path) -> list[Path]:
+    """The executed notebooks the table of contents expects under ``book/figures``."""
+    return [root / f"{f}.ipynb" for f in toc_files(root) if f.startswith("book/figures/")]
 
 
 def source_date_epoch(root: Path) -> str | None:

@@ -32,7 +32,6 @@ from urllib.parse import unquote, urlsplit
 import nbformat
 import papermill
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -45,16 +44,15 @@ _NOT_COPIED = {
 }
 
 
-def _load_runner():
-    spec = importlib.util.spec_from_file_location(
-        "build_notebooks", REPO / "scripts" / "build_notebooks.py"
-    )
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-runner = _load_runner()
+runner = _load_script("build_notebooks")
+builder = _load_script("build_book")
 
 
 def _ignore(directory, names):
@@ -66,21 +64,7 @@ def _ignore(directory, names):
 
 
 def _toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return files
+    return builder.toc_files(REPO)
 
 
 def _notebooks() -> list[Path]:
