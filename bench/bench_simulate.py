@@ -8,8 +8,9 @@ Prints, at M = 4000, N = T = 400 (override with --M --N --T):
    most 1.5x), with a breakdown of where a trial spends its time;
 3. a 50-point gamma sweep (one draw) against 50 separate single-gamma trials.
 
-Every timing is the median of ``--repeats`` interleaved runs. All runs use one BLAS thread, as a trial
-does (see nslmodel._simkernel), so the ratios compare like with like.
+Timings are medians of ``--repeats`` interleaved runs, except the slow naive trial (median of
+``repeats // 2`` runs) and the 50 single-gamma trials (one run). All runs use one BLAS thread,
+as a trial does (see nslmodel._simkernel), so the ratios compare like with like.
 
 Usage: ``python bench/bench_simulate.py [--M 4000 --N 400 --T 400 --repeats 5]``
 """

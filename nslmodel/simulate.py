@@ -59,7 +59,7 @@ __all__ = ["SimulationResult", "SweepResult", "MemoryLimitError", "simulate_loss
 METHODS = ("exact", "sampled")
 # Used when the physical memory cannot be read.
 FALLBACK_MEMORY_LIMIT = 4 * 2**30
-# Default limit: half the physical memory leaves room for the rest of the session and never
+# Default limit: half the physical memory leaves room for everything else running and never
 # lets a simulation push the machine into swap.
 DEFAULT_MEMORY_FRACTION = 0.5
 # Progress bar shown automatically only for runs expected to last longer than this (seconds).
@@ -89,7 +89,8 @@ class SimulationResult:
     trials : int
         Number of trials.
     seed : int
-        Entropy of the root :class:`numpy.random.SeedSequence`.
+        Entropy of the root :class:`numpy.random.SeedSequence`. It reproduces the run when the
+        seed was an int or None; a SeedSequence seed also needs its ``spawn_key``.
     method : str
         ``"exact"`` or ``"sampled"``.
     N, T, M : int
@@ -126,8 +127,9 @@ class SimulationResult:
     def to_dict(self, samples: bool = False) -> dict:
         """Plain-Python fields for JSON; the per-trial samples only if ``samples``."""
         d = asdict(self)
-        d["samples"] = [float(v) for v in self.samples] if samples else None
-        if not samples:
+        if samples:
+            d["samples"] = [float(v) for v in self.samples]
+        else:
             del d["samples"]
         d["sem"] = None if math.isinf(self.sem) else self.sem
         return d
@@ -147,8 +149,11 @@ class SweepResult:
         The grid, broadcast to its full shape.
     gamma : ndarray of float
         The grid, broadcast to its full shape.
-    trials, seed, method, M, sigma_u, sigma_w, sigma_eps, C, T_test, seconds
+    trials, seed, method, M, sigma_u, sigma_w, sigma_eps, C, seconds
         As in :class:`SimulationResult`.
+    T_test : int or None
+        The ``T_test`` argument for the sampled method (None there means T at each grid
+        point), else None.
     """
 
     mean: np.ndarray
@@ -174,7 +179,7 @@ class SweepResult:
 # ---------------------------------------------------------------------------------------------
 def _int_grid(name, value) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"{name} must be an integer >= 1 or an array of such; got {value!r}")
     flat = arr.ravel().astype(float)
     ok = np.isfinite(flat) & (flat >= 1) & (np.mod(flat, 1) == 0)
@@ -200,7 +205,9 @@ def _gamma_grid(value) -> np.ndarray:
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
-        return seed
+        # A fresh copy: spawning from the caller's object would advance its child counter, so
+        # passing the same SeedSequence twice would give different trials.
+        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
     if seed is None:
         return np.random.SeedSequence()
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -256,7 +263,7 @@ def _check_memory(M, pairs, gammas, trials, executor, memory_limit, **kw):
     workers = _concurrency(executor)
     need = per_trial * workers + 8 * trials * sum(g.size for g in gammas)
     if need > limit:
-        Nm, Tm = max(n for n, _ in pairs), max(t for _, t in pairs)
+        Nm, Tm = _simkernel.largest(pairs)
         raise MemoryLimitError(
             f"simulation needs about {need / 2**30:.2f} GiB ({need:,} bytes: {per_trial:,} bytes per "
             f"trial x {workers} concurrent trial(s)) for N={Nm}, T={Tm}, M={M}"
@@ -338,6 +345,7 @@ def simulate_sweep(
         Number of independent draws, ``>= 1``.
     seed : int, numpy.random.SeedSequence or None
         Root of the per-trial seed sequences; None draws fresh entropy (kept in the result).
+        A SeedSequence is not advanced, so passing the same one again repeats the run.
     sigma_u, sigma_w, sigma_eps : float
         Feature-weight, teacher-weight and label-noise standard deviations.
     C : int

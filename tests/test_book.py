@@ -34,7 +34,6 @@ import papermill
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 # Left out of the scratch copy of the repository: version control, environments, outputs.
@@ -179,16 +178,13 @@ def test_nbval_reproduces_checked_outputs(tmp_path):
     env.pop("PYTEST_ADDOPTS", None)
     ini = nb_dir / "pytest.ini"
     ini.write_text("[pytest]\n")  # keep the repository's pytest settings out of this run
-    sanitize = REPO / "notebooks" / "nbval_sanitize.cfg"
     cmd = [
         sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
         "--nbval-cell-timeout", "900", "-p", "no:cacheprovider", "-q",
-        "-c", ini, "--rootdir", nb_dir,
-        *(["--nbval-sanitize-with", sanitize] if sanitize.exists() else []),
-        *sorted(nb_dir.glob("*.ipynb")),
+        "-c", ini, "--rootdir", nb_dir, *sorted(nb_dir.glob("*.ipynb")),
     ]
     run = _run(cmd, cwd=nb_dir, env=env)
-    output = ANSI_ESCAPE.sub("", run.output)
+    output = builder.ANSI_ESCAPE.sub("", run.output)
     if run.returncode != 0:
         pytest.fail(f"nbval failed (exit status {run.returncode}):\n{output[-8000:]}",
                     pytrace=False)
@@ -220,17 +216,13 @@ def test_rerun_gives_byte_identical_notebooks(book_tree, quick_notebooks, tmp_pa
 
 def test_book_builds_without_warnings(built_book, book_tree):
     assert built_book.returncode == 0, built_book.output[-8000:]
-    scan = runner_warning_lines(built_book.output)
+    # the same scan build_book.py applies, minus its own closing error line
+    scan = [line for line in built_book.output.splitlines()
+            if builder.WARNING_LINE.search(line) and not line.startswith("build_book: error")]
     assert not scan, "the build printed warnings:\n" + "\n".join(scan[:30])
     html = book_tree / "_build" / "html"
     missing = [f for f in _toc_files() if not (html / f"{f}.html").is_file()]
     assert not missing, f"pages missing from the site: {missing}"
-
-
-def runner_warning_lines(log: str) -> list[str]:
-    pattern = re.compile(r"\bWARNING\b|\bERROR\b|Validation errors in config|\[Warning\]")
-    return [line for line in log.splitlines()
-            if pattern.search(line) and not line.startswith("build_book: error")]
 
 
 class _PageParser(html.parser.HTMLParser):
@@ -271,15 +263,16 @@ class _PageParser(html.parser.HTMLParser):
             self.inline_scripts.append(data)
 
 
+def _parse(path: Path) -> _PageParser:
+    parser = _PageParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
 def _pages(site: Path) -> dict[Path, _PageParser]:
-    pages = {}
-    for path in sorted(site.rglob("*.html")):
-        if path.relative_to(site).parts[0] in ("_static", "_sources"):
-            continue  # theme template fragments and page sources, not pages
-        parser = _PageParser()
-        parser.feed(path.read_text(encoding="utf-8"))
-        pages[path] = parser
-    return pages
+    # _static and _sources hold theme template fragments and page sources, not pages
+    return {path: _parse(path) for path in sorted(site.rglob("*.html"))
+            if path.relative_to(site).parts[0] not in ("_static", "_sources")}
 
 
 def _is_remote(url: str) -> bool:
@@ -308,16 +301,10 @@ def test_internal_links_and_anchors_resolve(site):
                 continue
             fragment = unquote(parts.fragment)
             if fragment and target.suffix == ".html":
-                ids = pages[target].ids if target in pages else _pages_single(target)
+                ids = (pages[target] if target in pages else _parse(target)).ids
                 if fragment not in ids:
                     broken.append(f"{where}: no anchor #{fragment}")
     assert not broken, f"{len(broken)} broken link(s):\n  " + "\n  ".join(broken[:40])
-
-
-def _pages_single(path: Path) -> set[str]:
-    parser = _PageParser()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser.ids
 
 
 def test_nothing_is_loaded_from_another_host(site):

@@ -113,7 +113,9 @@ def test_exact_loss_of_one_draw_matches_40_digit_literal_formula(N, T, M):
 
 def test_ridgeless_interpolates_when_min_n_t_reaches_m():
     # book/solution.md: with min(N, T) >= M the noiseless ridgeless student reproduces the teacher
-    # exactly, so each draw has loss 0. Rounding leaves ~ r * eps * cond(S) of tr Λ C σ_w² / 2M.
+    # exactly, so each draw has loss 0. Rounding leaves ~ r * eps * cond(S) of tr Λ C σ_w² / 2M,
+    # with cond(S) over its M nonzero modes <~ 2e4 here (λ_1 / λ_M = 30^1.5 ~ 160 times the
+    # Wishart spread; measured 2e3-1.3e4), i.e. ~ 1e-10; 1e-8 leaves a factor 100.
     spec = PowerLaw(30, 0.5)
     r = simulate_sweep([40, 60], [50, 45], 0.0, spec, trials=3, seed=2, progress=False)
     scale = spec.trace / (2 * spec.M)
@@ -189,6 +191,17 @@ def test_trial_i_does_not_depend_on_the_number_of_trials():
     assert np.array_equal(short.samples, long.samples[:3])
 
 
+def test_seed_sequence_seed_is_not_advanced():
+    # A SeedSequence seed means the same as its int entropy and can be passed again.
+    spec = PowerLaw(200, 1.0)
+    root = np.random.SeedSequence(5)
+    first = simulate_loss(20, 30, 1e-2, spec, trials=3, seed=root, progress=False)
+    again = simulate_loss(20, 30, 1e-2, spec, trials=3, seed=root, progress=False)
+    by_int = simulate_loss(20, 30, 1e-2, spec, trials=3, seed=5, progress=False)
+    assert np.array_equal(first.samples, again.samples) and np.array_equal(first.samples, by_int.samples)
+    assert root.n_children_spawned == 0
+
+
 @pytest.mark.parametrize("processes", [False, True])
 def test_dask_local_cluster_bit_identical_to_serial(processes):
     distributed = pytest.importorskip("distributed")
@@ -249,10 +262,13 @@ def test_exact_and_sampled_estimators_agree(N, T, gamma, sigma_eps, C, T_test):
     kw = dict(trials=300, seed=31, sigma_eps=sigma_eps, C=C, progress=False)
     exact = simulate_loss(N, T, gamma, spec, **kw)
     sampled = simulate_loss(N, T, gamma, spec, method="sampled", T_test=T_test, **kw)
-    # Same seed -> same x and U, and the exact loss is the conditional mean of the sampled loss
-    # given them, so the per-trial differences have mean exactly 0 (no finite-size allowance).
-    # Their standard error combines both estimators including their covariance; it never
-    # exceeds the unpaired hypot(sem_exact, sem_sampled) here because the covariance is >= 0.
+    # Same seed -> same x and U, and the exact loss E is the conditional mean of the sampled loss
+    # S given them, so the per-trial differences have mean exactly 0 (no finite-size allowance).
+    # Cov(S, E) = Var(E) > 0, so Var(S - E) = Var(S) - Var(E): the paired standard error is below
+    # the unpaired hypot(sem_exact, sem_sampled) unless the sample covariance comes out negative.
+    # Its relative error is ~ (sem_sampled / sem_exact) / sqrt(trials) <~ 0.5 at these points, so
+    # a negative one is a > 2-sigma event; the factor 1.05 allows a covariance down to -5% of
+    # Var(S) + Var(E), many sigma further out.
     d = sampled.samples - exact.samples
     sem_d = d.std(ddof=1) / math.sqrt(d.size)
     assert sem_d <= math.hypot(exact.sem, sampled.sem) * 1.05
