@@ -39,15 +39,19 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray):
     return (arr[bad].flat[0] if arr.ndim else arr).item()
 
 
-def positive(name: str, value) -> np.ndarray:
-    """Return ``value`` as a float array after checking ``0 < value < inf`` elementwise."""
+def _positive(name: str, value, zero_hint: str = "") -> np.ndarray:
     arr = _as_float_array(name, value)
     bad = ~(np.isfinite(arr) & (arr > 0))
     if np.any(bad):
-        raise ValueError(
-            f"{name} must be positive and finite (0 < {name} < inf); got {_first_bad(arr, bad)!r}"
-        )
+        v = _first_bad(arr, bad)
+        hint = zero_hint if v == 0 else ""
+        raise ValueError(f"{name} must be positive and finite (0 < {name} < inf); got {v!r}{hint}")
     return arr
+
+
+def positive(name: str, value) -> np.ndarray:
+    """Return ``value`` as a float array after checking ``0 < value < inf`` elementwise."""
+    return _positive(name, value)
 
 
 def positive_scalar(name: str, value) -> float:
@@ -71,20 +75,19 @@ def nonnegative(name: str, value) -> float:
 
 def ridge(gamma) -> np.ndarray:
     """Check the ridge parameter: ``0 < gamma < inf``; point to ``ridgeless_loss`` for 0."""
-    arr = _as_float_array("gamma", gamma)
-    bad = ~(np.isfinite(arr) & (arr > 0))
-    if np.any(bad):
-        v = _first_bad(arr, bad)
-        hint = "; for the ridgeless limit gamma = 0 use ridgeless_loss" if v == 0 else ""
-        raise ValueError(f"gamma must be positive and finite (0 < gamma < inf); got {v!r}{hint}")
-    return arr
+    return _positive("gamma", gamma, "; for the ridgeless limit gamma = 0 use ridgeless_loss")
 
 
 def positive_int(name: str, value) -> int:
     """Return ``value`` as int after checking it is an integer ``>= 1``."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, numbers.Real)):
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    if not (np.isfinite(value) and float(value) == int(value) and int(value) >= 1):
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+        and float(value) == int(value)
+        and int(value) >= 1
+    )
+    if not ok:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
     return int(value)
 

@@ -69,10 +69,6 @@ def _parser() -> _Parser:
     return p
 
 
-def _grid(*axes):
-    return list(itertools.product(*axes))
-
-
 def _run(args) -> list[dict]:
     import nslmodel
 
@@ -85,7 +81,7 @@ def _run(args) -> list[dict]:
             "limit gamma = 0 use the `nslmodel ridgeless` subcommand"
         )
     if args.command in ("loss", "simulate"):
-        pts = _grid(args.N, args.T, args.gamma)
+        pts = list(itertools.product(args.N, args.T, args.gamma))
         N, T, g = (np.array(c) for c in zip(*pts))
         if args.command == "loss":
             vals = np.atleast_1d(nslmodel.expected_loss(N, T, g, spec, **kw))
@@ -98,7 +94,7 @@ def _run(args) -> list[dict]:
                 )
                 rows.append(dict(N=a, T=b, gamma=c, mean=float(r.mean), sem=float(r.sem), trials=args.trials, seed=args.seed))
     else:
-        pts = _grid(args.N, args.T)
+        pts = list(itertools.product(args.N, args.T))
         N, T = (np.array(c) for c in zip(*pts))
         if args.command == "ridgeless":
             vals = np.atleast_1d(nslmodel.ridgeless_loss(N, T, spec, **kw))
@@ -139,10 +135,7 @@ def main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         rows = _run(args)
-    except _UsageError as exc:
-        print(f"nslmodel: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
+    except (_UsageError, ValueError) as exc:  # bad input: one line, status 2
         print(f"nslmodel: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # failures of the numerics (e.g. no convergence): one line too

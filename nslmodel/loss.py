@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._traces import F1, F2, F12
+from ._traces import F0, F1, F2, F12
 from .solver import _shape_out, check_common, solve_flat
 
 __all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve"]
@@ -50,6 +50,7 @@ class LossCurve:
 
 
 def check_scales(sigma_w, sigma_eps, C):
+    """Validate sigma_w, sigma_eps (>= 0) and the label dimension C (integer >= 1)."""
     return (
         _validate.nonnegative("sigma_w", sigma_w),
         _validate.nonnegative("sigma_eps", sigma_eps),
@@ -57,11 +58,22 @@ def check_scales(sigma_w, sigma_eps, C):
     )
 
 
-def signal_loss(N, T, log_rho, dN, dT, f12, *, C, sigma_u, sigma_w):
+def gaps(N, T, s, rank):
+    r""":math:`N - D_1` and :math:`T - D_1` from the sums ``s`` (last axis F1, F0, F12, F2).
+
+    Subtracts from the smaller of :math:`D_1` and :math:`\operatorname{rank} - D_1 = F_0`, so the
+    result keeps the accuracy of that sum (``(N - rank)`` is exact near N = rank).
+    """
+    big = s[..., F1] > 0.5 * rank
+    dN = np.where(big, (N - rank) + s[..., F0], N - s[..., F1])
+    dT = np.where(big, (T - rank) + s[..., F0], T - s[..., F1])
+    return dN, dT
+
+
+def signal_loss(N, T, log_rho, den, f12, *, C, sigma_u, sigma_w):
     r""":math:`\frac{C\sigma_w^2}{2\sigma_u^2}\rho N T (D_1 - D_2)/\mathcal{D}` (paper Eq. 104)."""
     if sigma_w == 0:
-        return np.zeros(np.shape(dN))
-    den = dN * dT + (dN + dT) * f12
+        return np.zeros(np.shape(den))
     log_l = (
         np.log(C * sigma_w**2 / (2.0 * sigma_u**2)) + log_rho + np.log(N * T) + np.log(f12)
         - np.log(den)
@@ -69,17 +81,18 @@ def signal_loss(N, T, log_rho, dN, dT, f12, *, C, sigma_u, sigma_w):
     return np.exp(log_l)
 
 
-def noise_loss(dN, dT, f1, f12, f2, *, C, sigma_eps):
+def noise_loss(dN, den, f1, f12, f2, *, C, sigma_eps):
     r""":math:`\frac{C\sigma_\epsilon^2}{2}[D_2 (N - D_1) + D_1 (D_1 - D_2)]/\mathcal{D}` (Eq. 184)."""
     if sigma_eps == 0:
-        return np.zeros(np.shape(dN))
-    den = dN * dT + (dN + dT) * f12
+        return np.zeros(np.shape(den))
     return 0.5 * C * sigma_eps**2 * (f2 * dN + f1 * f12) / den
 
 
 def _terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
-    sig = signal_loss(N, T, log_rho, dN, dT, s[..., F12], C=C, sigma_u=sigma_u, sigma_w=sigma_w)
-    noi = noise_loss(dN, dT, s[..., F1], s[..., F12], s[..., F2], C=C, sigma_eps=sigma_eps)
+    f12 = s[..., F12]
+    den = dN * dT + (dN + dT) * f12  # the second, all-positive form of D
+    sig = signal_loss(N, T, log_rho, den, f12, C=C, sigma_u=sigma_u, sigma_w=sigma_w)
+    noi = noise_loss(dN, den, s[..., F1], f12, s[..., F2], C=C, sigma_eps=sigma_eps)
     return sig, noi
 
 
@@ -157,17 +170,26 @@ def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, 
     rho : array_like
         Latent-space ridges, each above the ridgeless root :math:`\rho_*` (where
         :math:`D_1 = \min(N, T)`); :func:`nslmodel.ridgeless_loss` covers :math:`\rho = \rho_*`.
+    spectrum, sigma_u, sigma_w, sigma_eps, C
+        As in :func:`expected_loss`.
+
+    Returns
+    -------
+    LossCurve
+        ``rho``, ``gamma`` and ``loss`` (signal plus noise), arrays of the shape of ``rho``.
     """
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     if N.ndim or T.ndim:
-        raise ValueError("loss_curve takes scalar N and T; loop over them for several curves")
+        raise ValueError(
+            f"loss_curve takes scalar N and T; got shapes {N.shape} and {T.shape}; loop over "
+            "them for several curves"
+        )
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     rho = _validate.positive("rho", rho)
     table = spec.table
     u = np.log(rho) + np.log(spec.M) - 2.0 * np.log(sigma_u)
     s = table.sums(u)
-    dN = np.where(s[..., F1] > 0.5 * table.rank, (N - table.rank) + s[..., 1], N - s[..., F1])
-    dT = np.where(s[..., F1] > 0.5 * table.rank, (T - table.rank) + s[..., 1], T - s[..., F1])
+    dN, dT = gaps(N, T, s, table.rank)
     if np.any((dN <= 0) | (dT <= 0)):
         raise ValueError(
             "rho must lie on the physical branch D1(rho) < min(N, T), i.e. above the ridgeless "

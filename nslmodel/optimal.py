@@ -14,13 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._traces import EDGE, F0, F1, F12
-from .loss import _terms_flat, check_scales
+from ._traces import EDGE, F1
+from .loss import _terms_flat, check_scales, gaps
 from .ridgeless import ridgeless_terms
 from .solver import _shape_out, check_common, ridgeless_root
 
 __all__ = ["OptimalRidge", "optimal_ridge"]
 
+# Points of the coarse scan in u; the golden-section bracket is the two neighbours of the best
+# one, which contains the minimum whenever the loss has a single basin on the scale of the
+# scan step. Over the table's span (the spectrum's log-range plus 2 EDGE = 40) the step is
+# about 0.5-1 in u.
 SCAN_POINTS = 96
 # Bracket width in u at which the golden-section search stops. The loss is quadratic at its
 # minimum, so its error is ~ curvature * GOLDEN_TOL**2, far below float64 resolution.
@@ -45,10 +49,7 @@ class OptimalRidge:
 
 def _loss_at(u, N, T, table, M, *, C, sigma_u, sigma_w, sigma_eps):
     s = table.sums(u)
-    R = table.rank
-    big = s[..., F1] > 0.5 * R  # subtract from the smaller of D1 and R - D1
-    dN = np.where(big, (N - R) + s[..., F0], N - s[..., F1])
-    dT = np.where(big, (T - R) + s[..., F0], T - s[..., F1])
+    dN, dT = gaps(N, T, s, table.rank)
     ok = (dN > 0) & (dT > 0)
     dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
     log_rho = u + 2.0 * np.log(sigma_u) - np.log(M)

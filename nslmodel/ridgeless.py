@@ -70,7 +70,7 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
 def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
     r"""Expected test loss in the ridgeless limit :math:`\gamma \to 0^+` (paper Eqs. 105-126).
 
-    See the module docstring for the formulas, including :math:`\min(N, T) \ge M`.
+    See the module docstring for the formulas, including :math:`\min(N, T) \ge R`.
 
     Parameters
     ----------
@@ -83,8 +83,8 @@ def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C
     Returns
     -------
     float or ndarray
-        Signal plus noise loss; ``inf`` on the interpolation threshold N = T (below the rank),
-        and with label noise also at T = M when N >= M.
+        Signal plus noise loss; ``inf`` on the interpolation threshold N = T (below the rank R
+        of the spectrum, M for a power law), and with label noise also at T = R when N >= R.
     """
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)

@@ -217,8 +217,8 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 def _check_common(trials, sigma_u, sigma_w, sigma_eps, C, method, T_test, memory_limit, progress):
     trials = _validate.positive_int("trials", trials)
-    sigma_u = float(_validate.positive("sigma_u", sigma_u))
-    sigma_w = float(_validate.positive("sigma_w", sigma_w))
+    sigma_u = _validate.positive_scalar("sigma_u", sigma_u)
+    sigma_w = _validate.nonnegative("sigma_w", sigma_w)
     sigma_eps = _validate.nonnegative("sigma_eps", sigma_eps)
     C = _validate.label_dim(C)
     if method not in METHODS:

@@ -17,7 +17,13 @@ equation
     h(u) = D_1(u) - n + \delta(u) = 0, \qquad u = \log\mu,\ \mu = \rho M / \sigma_u^2,
 
 is strictly decreasing in u, bracketed by :math:`\rho = \gamma/(NT)` (where :math:`\delta = n`,
-:math:`h = D_1 > 0`) on the left, and solved by a vectorised safeguarded Newton iteration.
+:math:`h = D_1 > 0`) on the left, and solved by a vectorised Newton iteration safeguarded by
+bisection of the bracket. It starts at the ridgeless root :math:`D_1 = n` (where
+:math:`h = \delta > 0`) when n is below the rank of the spectrum, which puts it close to the root
+at small :math:`\gamma`. A point stops when its Newton step falls below ``STEP_TOL`` (relative
+to :math:`\max(1, |u|)`); when the residual is at rounding level; or, in the quadratic regime,
+as soon as an accepted Newton step is below ``QUADRATIC_STEP``, since the error left after such
+a step is of the order of its square. This last test saves the final one or two iterations.
 A relative error :math:`\epsilon` in :math:`D_1` moves :math:`\rho` by only
 :math:`\epsilon n / (D_1 - D_2)` relative, and :math:`\delta` follows from :math:`\rho` without
 cancellation, so the loss keeps full precision even at :math:`\gamma = 10^{-30}` and

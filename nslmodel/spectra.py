@@ -12,6 +12,7 @@ that no array of size M is ever allocated by the theory.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -94,7 +95,7 @@ TAIL_GAUSS_POINTS = 8
 
 @dataclass(frozen=True, eq=False)
 class PowerLaw:
-    r"""Power-law spectrum :math:`\lambda_I = \lambda_+ I^{-(1+\alpha)}`, :math:`I = 1..M` (paper Eq. 6).
+    r"""Power-law spectrum :math:`\lambda_I = \lambda_+ I^{-(1+\alpha)}`, :math:`I = 1..M` (paper Eqs. 6, 127).
 
     Parameters
     ----------
@@ -149,6 +150,7 @@ class PowerLaw:
 
     @property
     def rank(self) -> int:
+        """Number of positive eigenvalues: all M of them."""
         return self.M
 
     @functools.cached_property
@@ -194,6 +196,7 @@ class PowerLaw:
 
     @functools.cached_property
     def table(self) -> SpectralTable:
+        """Interpolation table of the spectral sums (built lazily, cached on the instance)."""
         lam, w = self.nodes()
         return SpectralTable(lam, w, self.M)
 
@@ -209,10 +212,18 @@ def as_spectrum(spectrum) -> Spectrum | PowerLaw:
             "spectrum must be a PowerLaw, a Spectrum or a 1-D array of eigenvalues; "
             f"got {type(spectrum).__name__}"
         ) from None
-    return _cached_spectrum(arr.tobytes(), arr.shape)
+    arr = np.ascontiguousarray(arr)
+    key = (arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest())
+    spec = _SPECTRUM_CACHE.pop(key, None)
+    if spec is None:
+        spec = Spectrum(arr)
+    _SPECTRUM_CACHE[key] = spec  # most recently used last
+    while len(_SPECTRUM_CACHE) > _SPECTRUM_CACHE_SIZE:
+        _SPECTRUM_CACHE.pop(next(iter(_SPECTRUM_CACHE)))
+    return spec
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_spectrum(data: bytes, shape) -> Spectrum:
-    # Plain arrays are hashed by content so that repeated calls reuse one interpolation table.
-    return Spectrum(np.frombuffer(data, dtype=float).reshape(shape))
+# Plain arrays are keyed by a digest of their contents, so that repeated calls with the same
+# eigenvalues reuse one interpolation table; only the few most recent spectra are kept.
+_SPECTRUM_CACHE_SIZE = 4
+_SPECTRUM_CACHE: dict = {}

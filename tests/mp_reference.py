@@ -4,10 +4,9 @@ This module re-derives the expected test loss of the solvable random-feature mod
 multiple-precision arithmetic (mpmath), without importing anything from ``nslmodel``. The
 tests compare the float64 package against it.
 
-What is implemented (section numbers refer to the project's theory specification; equation
-numbers to arXiv:2405.19398):
+What is implemented (sections of book/solution.md; equation numbers of arXiv:2405.19398):
 
-* §3 (Eqs. 93, 99, 104 and the label-noise term of App. A, Eq. 184). With the rescaled
+* The expected test loss (Eqs. 93, 99, 104 and the label-noise term of App. A, Eq. 184). With the rescaled
   spectrum :math:`s_I = \sigma_u^2 \lambda_I / M`,
 
   .. math::
@@ -27,8 +26,8 @@ numbers to arXiv:2405.19398):
 
   with :math:`\mathcal D = (N - D_1)(T - D_1) + (N + T - 2 D_1)(D_1 - D_2)`.
 
-* §4 (Eqs. 105-126): the ridgeless limit, both label-noise branches.
-* §5 (Eq. 128): the optimal ridge, by a scan plus golden-section search over the
+* The ridgeless limit (Eqs. 105-126), both label-noise branches.
+* The optimal ridge (Eq. 128), by a scan plus golden-section search over the
   parametrisation of the loss by :math:`\rho` (no root finding needed).
 
 Numerical strategy
@@ -325,7 +324,7 @@ def _run(fn):
 
 
 def solve(N, T, gamma, eigenvalues, *, sigma_u=1.0) -> RefState:
-    """The solution branch point with rho (N - D1)(T - D1) = gamma (theory §3)."""
+    """The solution branch point with rho (N - D1)(T - D1) = gamma (paper Eq. 99)."""
     return _run(lambda: _Problem(N, T, eigenvalues, sigma_u).solve(gamma))
 
 
@@ -358,20 +357,21 @@ def loss(N, T, gamma, eigenvalues, **kw):
 
 
 def ridgeless_terms(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
-    r"""``(signal, noise)`` in the ridgeless limit (theory §4, paper Eqs. 105-126).
+    r"""``(signal, noise)`` in the ridgeless limit (paper Eqs. 105-126).
 
     For min(N, T) below the number M_+ of non-zero eigenvalues, with :math:`D_1(\rho^*) = n`:
     signal :math:`= C\sigma_w^2/(2\sigma_u^2)\,\rho^* N T / |T - N|`; noise
     :math:`= C\sigma_\varepsilon^2/2 \cdot N/(T - N)` for N < T and
     :math:`C\sigma_\varepsilon^2/2\,[T/(N - T) + D_2/(T - D_2)]` for N > T. Both are inf at N = T.
 
-    For min(N, T) >= M_+ the signal is 0 (theory §4), except at N = T = M_+ where neither
-    "0" nor "inf" of §4 applies: there N - D1, T - D1 and D1 - D2 all vanish like
-    :math:`\rho S_1` with :math:`S_1 = \sum_I 1/s_I`, and the limit of the §3 formula is the
-    finite :math:`C\sigma_w^2/(2\sigma_u^2) \cdot M_+^2/(3 S_1)` (noise: inf). The noise there is not given by the
-    specification; this function returns the limit of the §3 formula as rho -> 0 that follows
-    from D1, D2 -> M_+ and D1 - D2 -> 0, namely :math:`C\sigma_\varepsilon^2/2 \cdot M_+/(T - M_+)`
-    when both N, T > M_+ (inf at T = M_+). Use it for information only.
+    For min(N, T) >= M_+ the signal is 0, except at N = T = M_+ where neither "0" nor "inf"
+    applies: there N - D1, T - D1 and D1 - D2 all vanish like :math:`\rho S_1` with
+    :math:`S_1 = \sum_I 1/s_I`, and the limit of the gamma > 0 formula is the finite
+    :math:`C\sigma_w^2/(2\sigma_u^2) \cdot M_+^2/(3 S_1)` (noise: inf). For the noise at
+    min(N, T) >= M_+ this function returns the rho -> 0 limit of the gamma > 0 formula that
+    follows from D1, D2 -> M_+ and D1 - D2 -> 0, namely
+    :math:`C\sigma_\varepsilon^2/2 \cdot M_+/(T - M_+)` (inf at T = M_+); the tests confirm it
+    against :func:`loss` at gamma = 1e-30.
     """
 
     def fn():
@@ -413,7 +413,7 @@ def ridgeless(N, T, eigenvalues, **kw):
 
 
 def curve_points(N, T, rhos, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
-    """At given rho values on the branch (theory §7): a list of ``(gamma, total loss, state)``.
+    """At given rho values on the branch (curves drawn parametrically): a list of ``(gamma, total loss, state)``.
 
     Each rho is taken as the exact value of the float given; it must lie above the branch start.
     """
@@ -469,7 +469,7 @@ _CURV_STEP = mpf("1e-5")
 
 
 def optimal(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> RefOptimum:
-    r"""Minimise the total loss over gamma (theory §5, paper Eq. 128).
+    r"""Minimise the total loss over gamma (paper Eq. 128).
 
     The loss is a function of the branch variable x (log rho or log(rho - rho_lo)); gamma is
     increasing in x, so minimising over x is minimising over gamma. A scan locates the basin

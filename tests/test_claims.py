@@ -125,8 +125,8 @@ def test_C2_minimum_at_a_strictly_positive_ridge(alpha):
 def test_C3_over_regularizing_hurts_under_regularizing_matters_only_near_N_eq_T():
     r"""C3: L grows for gamma > gamma* at every N; L(gamma -> 0) / L* is large only near N = T.
 
-    Expectation at alpha = 1 from the scaling forms (paper Eqs. 126 and 144): with n = min(N, T),
-    m = max(N, T), L_0 ~ pi^2/(8 M n) * m/(m - n) and L* ~ pi^2/(8M) (1/n + 1/m), so
+    Expectation at alpha = 1 from the scaling forms (paper Eqs. 105-126 and 142): with
+    n = min(N, T), m = max(N, T), L_0 ~ pi^2/(8 M n) * m/(m - n) and L* ~ pi^2/(8M) (1/n + 1/m), so
 
         L_0 / L* ~ 1 / (1 - (n/m)^2):   10.3 at n/m = 0.95,  1.01 at n/m = 0.1.
 
@@ -197,7 +197,7 @@ def test_C4_ridge_tames_double_descent_and_larger_ridge_lifts_the_curve():
 def test_C5_optimal_loss_is_a_power_law_then_a_plateau(alpha):
     r"""C5 (figure 3): L*(N) at fixed T falls monotonically, as N^-alpha for N << T, flat for N >> T.
 
-    At alpha = 1 the scaling form L* ~ (1/N + 1/T) (Eq. 144) gives the local exponent
+    At alpha = 1 the scaling form L* ~ (1/N + 1/T) (Eq. 142) gives the local exponent
     s(N) = d log L* / d log N = -alpha T / (N + T); for other alpha the corrections of Eqs. 142-143
     vanish for N << T, so the same value is the expectation there.
     """

@@ -128,26 +128,55 @@ def test_bad_sigma_u_in_solve():
     assert_clear_error(lambda: nslmodel.solve(10, 20, 1e-3, SPEC, sigma_u=-2.0), "sigma_u", -2.0, RANGE_NONNEGATIVE + "|" + RANGE_POSITIVE)
 
 
-def test_sigma_u_zero_is_either_accepted_or_the_stated_range_excludes_it():
-    """If sigma_u = 0 is refused, the range quoted for a negative sigma_u must not include 0.
+@pytest.mark.parametrize("func", list(_KW_FUNCS))
+def test_sigma_u_zero_is_refused_with_a_range_that_excludes_it(func):
+    """sigma_u = 0 would make every feature zero; the stated range must exclude 0 itself.
 
     The message is the user's only guide: "0 <= sigma_u" followed by a refusal of 0 would send
     them in a circle.
     """
-    try:
-        out = nslmodel.expected_loss(10, 20, 1e-3, SPEC, sigma_u=0.0)
-    except ValueError:
-        with pytest.raises(ValueError) as info:
-            nslmodel.expected_loss(10, 20, 1e-3, SPEC, sigma_u=-1.0)
-        assert not re.search(r"0 <= sigma_u|non-?negative", str(info.value)), str(info.value)
-    else:
-        assert math.isfinite(out)
+    assert_clear_error(lambda: _KW_FUNCS[func](sigma_u=0.0), "sigma_u", 0.0, RANGE_POSITIVE)
+    with pytest.raises(ValueError) as info:
+        _KW_FUNCS[func](sigma_u=-1.0)
+    assert not re.search(r"0 <= sigma_u|non-?negative", str(info.value)), str(info.value)
 
 
 @pytest.mark.parametrize("func", list(_KW_FUNCS))
 @pytest.mark.parametrize("bad", [0, -1, 2.5, math.nan])
 def test_bad_label_dimension(func, bad):
     assert_clear_error(lambda: _KW_FUNCS[func](C=bad), "C", bad, RANGE_INT)
+
+
+# --------------------------------------------------------------------------------------------
+# Scaling approximations
+# --------------------------------------------------------------------------------------------
+
+_SCALING_FUNCS = {
+    "approx_optimal": lambda **kw: nslmodel.scaling.approx_optimal(10, 100, 1e5, 1.0, **kw),
+    "approx_ridgeless": lambda **kw: nslmodel.scaling.approx_ridgeless(10, 100, 1e5, 1.0, **kw),
+    "optimal_loss_alpha1": lambda **kw: nslmodel.scaling.optimal_loss_alpha1(10, 100, 1e5, **kw),
+}
+
+
+@pytest.mark.parametrize("func", list(_SCALING_FUNCS))
+@pytest.mark.parametrize(
+    "name, bad, range_regex",
+    [("sigma_w", -0.5, RANGE_NONNEGATIVE), ("C", 0, RANGE_INT), ("lam_plus", -1.0, RANGE_POSITIVE)],
+)
+def test_scaling_bad_scales(func, name, bad, range_regex):
+    assert_clear_error(lambda: _SCALING_FUNCS[func](**{name: bad}), name, bad, range_regex)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, math.nan])
+def test_scaling_bad_alpha_and_sigma_u(bad):
+    """The scaling laws need alpha > 0 (A_alpha diverges at alpha = 0) and sigma_u > 0."""
+    assert_clear_error(lambda: nslmodel.scaling.amplitude(bad), "alpha", bad, RANGE_POSITIVE)
+    assert_clear_error(lambda: nslmodel.scaling.optimal_ridge_alpha1(1e4, sigma_u=bad), "sigma_u", bad, RANGE_POSITIVE)
+
+
+def test_scaling_loss_refuses_d_beyond_min_NT():
+    """approx_loss is defined for 0 < d <= min(N, T); beyond, its denominator can change sign."""
+    assert_clear_error(lambda: nslmodel.scaling.approx_loss([5.0, 20.0], 10.0, 100.0, 1e5, 1.0), "d", 20.0, r"d <= min\(N, T\)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,11 +193,9 @@ def test_power_law_non_integer_M():
     assert_clear_error(lambda: nslmodel.PowerLaw(2.5, 1.0), "M", 2.5, RANGE_INT)
 
 
-@pytest.mark.parametrize("alpha", [math.nan, math.inf])
-def test_power_law_non_finite_alpha(alpha):
-    with pytest.raises(ValueError, match=r"\balpha\b") as info:
-        nslmodel.PowerLaw(10, alpha)
-    assert re.search(_value_pattern(alpha), str(info.value))
+@pytest.mark.parametrize("alpha", [math.nan, math.inf, -1.0, -2.5])
+def test_power_law_bad_alpha(alpha):
+    assert_clear_error(lambda: nslmodel.PowerLaw(10, alpha), "alpha", alpha, RANGE_ALPHA)
 
 
 @pytest.mark.parametrize("lam_plus", [-1.0, math.nan, math.inf])

@@ -1,8 +1,8 @@
-r"""The power-law scaling approximations (theory §6, paper Eqs. 129-145) against the exact theory.
+r"""The power-law scaling approximations (paper Eqs. 129-145) against the exact theory.
 
 Two kinds of checks:
 
-* the approximate formulas as written in the specification (transcribed independently below)
+* the approximate formulas as written in book/solution.md (transcribed independently below)
   and their exact identities (the alpha = 1 closed forms), to rounding;
 * their accuracy against the exact closed form, within bounds derived from the two leading
   corrections to the integral approximation. Replacing :math:`\sum_{I=1}^M f(I)` by
@@ -28,7 +28,7 @@ from _tolerance import RTOL_REFERENCE, RTOL_ROUNDING, assert_rel_close
 
 
 # --------------------------------------------------------------------------------------------
-# Independent transcription of theory §6
+# Independent transcription of the scaling formulas (book/solution.md, 'Scaling laws')
 # --------------------------------------------------------------------------------------------
 
 
@@ -91,7 +91,7 @@ params = dict(lam_plus=2.5, sigma_u=0.7, sigma_w=1.9, C=3)
     M=st.sampled_from([1000, 10**5, 10**7]),
 )
 def test_formulas_match_specification(alpha, N, T, M):
-    """approx_D1, approx_rho, approx_loss, optimal_d, approx_optimal vs the text of §6, to 1e-12.
+    """approx_D1, approx_rho, approx_loss, optimal_d, approx_optimal vs the formulas, to 1e-12.
 
     Same formulas, different order of operations: a few ulps, amplified at most by the
     exponent 1 + alpha <= 4 -> far below RTOL_ROUNDING.
@@ -130,15 +130,15 @@ def test_formulas_match_specification(alpha, N, T, M):
 
 @pytest.mark.parametrize("N, T", [(10.0, 1000.0), (300.0, 1000.0), (1000.0, 1000.0), (7.5, 3e6)])
 def test_alpha_one_closed_forms_equal_general_formulas(N, T):
-    """At alpha = 1: d* = N T/(N+T), L* = pi^2 C sigma_w^2 lam_+ / (8M) (1/N + 1/T),
-    gamma* = pi^2 sigma_u^2 lam_+ / (4M) (paper Eq. 145). Exact identities -> 1e-12."""
+    """At alpha = 1: d* = N T/(N+T), L* = pi^2 C sigma_w^2 lam_+ / (8M) (1/N + 1/T) (paper
+    Eq. 142), gamma* = pi^2 sigma_u^2 lam_+ / (4M) (paper Eq. 145). Exact identities -> 1e-12."""
     M = 10**5
     lp, su, sw, C = params["lam_plus"], params["sigma_u"], params["sigma_w"], params["C"]
     assert_rel_close(scaling.optimal_d(N, T, 1.0), N * T / (N + T), RTOL_ROUNDING, "d* at alpha=1")
     general = scaling.approx_optimal(N, T, M, 1.0, lam_plus=lp, sigma_u=su, sigma_w=sw, C=C)
     L1 = scaling.optimal_loss_alpha1(N, T, M, lam_plus=lp, sigma_w=sw, C=C)
     g1 = scaling.optimal_ridge_alpha1(M, lam_plus=lp, sigma_u=su)
-    assert_rel_close(L1, math.pi**2 * C * sw**2 * lp / (8 * M) * (1 / N + 1 / T), RTOL_ROUNDING, "Eq. 145 loss")
+    assert_rel_close(L1, math.pi**2 * C * sw**2 * lp / (8 * M) * (1 / N + 1 / T), RTOL_ROUNDING, "Eq. 142 loss at alpha = 1")
     assert_rel_close(g1, math.pi**2 * su**2 * lp / (4 * M), RTOL_ROUNDING, "Eq. 145 ridge")
     assert_rel_close(general.loss, L1, RTOL_ROUNDING, "general L* at alpha = 1")
     # The general gamma* multiplies (N - d*)(T - d*); for N << T, N - d* = N^2/(N+T) cancels
@@ -210,8 +210,8 @@ def test_optimum_alpha_one_within_reported_accuracy(exact_optima):
     Derived bound for L*: the -1/2 offset of D1 shifts rho ~ D1^-(1+alpha) by (1+alpha)/(2 d*)
     relative, and the loss is proportional to rho at fixed d; the tail adds ~(d*/M)^alpha. So
     |dL/L| <= 1.1 (1+alpha)/(2 d*) + 2 (d*/M)^alpha (10% for the next order). For N >= 100,
-    where that offset is below 1%, the spec's "within about 1-2%" holds: we assert 3%.
-    gamma*: the spec reports 1-2%; we assert 3% at every N.
+    where that offset is below 1%, the approximation is within about 1-2%: we assert 3%.
+    gamma*: within about 1-2% too; we assert 3% at every N.
     """
     Ns, dL, dg = exact_optima[1.0]
     alpha = 1.0
@@ -225,7 +225,7 @@ def test_optimum_alpha_one_within_reported_accuracy(exact_optima):
 
 
 def test_optimum_alpha_half_within_reported_accuracy_and_worsening_with_N(exact_optima):
-    r"""alpha = 0.5: errors up to ~20% (spec: 3-18%), growing with N.
+    r"""alpha = 0.5: errors of about 3-18% (we allow 20%), growing with N.
 
     The tail term (d*/M)^alpha decays slowly for small alpha and grows with N (d* grows with N),
     so the gamma* error grows monotonically over N = 10..1000. The L* error also carries the

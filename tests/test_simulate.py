@@ -391,7 +391,7 @@ GOOD = dict(N=10, T=20, gamma=1e-2, spectrum=PowerLaw(100, 1.0), trials=2, seed=
         (dict(T_test=0, method="sampled"), r"T_test must be an integer >= 1; got 0"),
         (dict(method="mc"), r"method must be one of \('exact', 'sampled'\); got 'mc'"),
         (dict(sigma_u=0.0), r"sigma_u must be positive.*got 0.0"),
-        (dict(sigma_w=-1.0), r"sigma_w must be positive.*got -1.0"),
+        (dict(sigma_w=-1.0), r"sigma_w must be non-negative.*got -1.0"),
         (dict(sigma_eps=-0.1), r"sigma_eps must be non-negative.*got -0.1"),
         (dict(C=0), r"C must be an integer >= 1; got 0"),
         (dict(seed=-1), r"seed must be a non-negative integer.*got -1"),
