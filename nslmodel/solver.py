@@ -42,7 +42,10 @@ from .spectra import as_spectrum
 
 __all__ = ["Solution", "ConvergenceError", "solve", "ridgeless_root"]
 
-MAX_ITER = 200
+# Far from the spectrum h decays exponentially in u and Newton advances by a fixed step
+# (2 in u for delta ~ e^(-u/2)); from the left bracket at gamma ~ 1e-300 to the root that is a
+# few hundred steps, so this bound covers every representable gamma. Typical points need < 10.
+MAX_ITER = 1000
 # Newton has converged once the step in u = log(mu) is below this relative size (about 45
 # ulps: u itself is only known to a few ulps because the spectral sums carry ~1e-14 error).
 STEP_TOL = 1e-14
