@@ -435,3 +435,19 @@ def test_spectrum_representations_agree(M, alpha):
         assert_rel_close(o.loss, base_opt.loss, RTOL_ROUNDING, "optimal loss")
         # gamma* is determined only to sqrt(rounding / curvature) ~ 1e-6 (flat minimum).
         assert float(rel_err(o.gamma, base_opt.gamma)) < 1e-5
+
+
+@pytest.mark.parametrize("NT", [(10, 11), (12, 11), (5, 6), (6, 5)])
+def test_smallest_representable_gamma_reaches_the_ridgeless_limit(NT):
+    """At gamma = 1e-300 the solve converges (far from the spectrum Newton advances by a fixed
+    step, so this needs hundreds of iterations) and lands on the ridgeless limit.
+
+    The correction to the ridgeless loss is O(gamma / (rho* n)) for n < M, and with n >= M it
+    is O(rho) ~ (gamma)^(1/2) or smaller; at gamma = 1e-300 both are far below rounding, so the
+    two must agree to the rounding tolerance.
+    """
+    N, T = NT
+    spec = nslmodel.PowerLaw(10, 3.0)
+    got = nslmodel.expected_loss(N, T, 1e-300, spec, sigma_eps=0.1)
+    want = nslmodel.ridgeless_loss(N, T, spec, sigma_eps=0.1)
+    assert_rel_close(got, want, RTOL_ROUNDING, f"gamma = 1e-300 at N={N}, T={T}")
