@@ -108,15 +108,12 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
         left_min = fc < fd
         b = np.where(left_min, d, b)
         a = np.where(left_min, a, c)
+        # The kept interior point is reused; only the new one costs an evaluation.
         d_new = np.where(left_min, c, a + _INVPHI * (b - a))
         c_new = np.where(left_min, b - _INVPHI * (b - a), d)
-        fd_new = np.where(left_min, fc, np.nan)
-        fc_new = np.where(left_min, np.nan, fd)
-        need = np.where(left_min, c_new, d_new)
-        fneed = _loss_at(need, N, T, table, M, **kw)[0]
+        fnew = _loss_at(np.where(left_min, c_new, d_new), N, T, table, M, **kw)[0]
+        fc, fd = np.where(left_min, fnew, fd), np.where(left_min, fc, fnew)
         c, d = c_new, d_new
-        fc = np.where(left_min, fneed, fc_new)
-        fd = np.where(left_min, fd_new, fneed)
     u = np.where(fc < fd, c, d)
     loss, log_rho, dN, dT, s = _loss_at(u, N, T, table, M, **kw)
     rho = np.exp(log_rho)
