@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._traces import F0, F1, F2, F12
+from ._traces import log_mu_per_rho
 from .solver import _shape_out, check_common, solve_flat
 
-__all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve"]
+__all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve", "log_slope"]
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,14 @@ def check_scales(sigma_w, sigma_eps, C):
 
 
 def gaps(N, T, s, rank):
-    r""":math:`N - D_1` and :math:`T - D_1` from the sums ``s`` (last axis F1, F0, F12, F2).
+    r""":math:`N - D_1` and :math:`T - D_1` from the spectral sums ``s`` (a ``Sums``).
 
     Subtracts from the smaller of :math:`D_1` and :math:`\operatorname{rank} - D_1 = F_0`, so the
     result keeps the accuracy of that sum (``(N - rank)`` is exact near N = rank).
     """
-    big = s[..., F1] > 0.5 * rank
-    dN = np.where(big, (N - rank) + s[..., F0], N - s[..., F1])
-    dT = np.where(big, (T - rank) + s[..., F0], T - s[..., F1])
+    big = s.D1 > 0.5 * rank
+    dN = np.where(big, (N - rank) + s.rank_minus_D1, N - s.D1)
+    dT = np.where(big, (T - rank) + s.rank_minus_D1, T - s.D1)
     return dN, dT
 
 
@@ -89,11 +89,38 @@ def noise_loss(dN, den, f1, f12, f2, *, C, sigma_eps):
 
 
 def _terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
-    f12 = s[..., F12]
+    f12 = s.D1_minus_D2
     den = dN * dT + (dN + dT) * f12  # the second, all-positive form of D
     sig = signal_loss(N, T, log_rho, den, f12, C=C, sigma_u=sigma_u, sigma_w=sigma_w)
-    noi = noise_loss(dN, den, s[..., F1], f12, s[..., F2], C=C, sigma_eps=sigma_eps)
+    noi = noise_loss(dN, den, s.D1, f12, s.D2, C=C, sigma_eps=sigma_eps)
     return sig, noi
+
+
+def log_slope(dN, dT, s, sig, noi):
+    r""":math:`d\log\langle L\rangle/du` (:math:`u = \log\rho` + const) from the sums and the two loss terms.
+
+    With :math:`p = N - D_1`, :math:`q = T - D_1`, :math:`e = D_1 - D_2`, :math:`g = D_2 - D_3`,
+    :math:`P = p D_2 + D_1 e` and the derivatives of nslmodel._traces
+    (:math:`p' = q' = e`, :math:`e' = 2g - e`, :math:`D_2' = -2g`),
+
+    .. math::
+        \frac{d\log L}{du} = \frac{2 (p q g - e^3)}{\mathcal{D} e}, \qquad
+        \frac{d\log L_\epsilon}{du} = \frac{2 [g (D_1 - p) - e^2]}{P}
+            - \frac{2 [e^2 + (p + q) g]}{\mathcal{D}},
+
+    the first free of cancellation except in :math:`p q g - e^3` itself, whose zero is the
+    stationarity condition. The slope of the total is their average weighted by ``sig``, ``noi``.
+    """
+    e, g = s.D1_minus_D2, s.D2_minus_D3
+    den = dN * dT + (dN + dT) * e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = 2.0 * (dN * dT * g - e * e * e) / (den * e)
+        if np.any(noi > 0):
+            P = dN * s.D2 + s.D1 * e
+            noise = 2.0 * (g * (s.D1 - dN) - e * e) / P - 2.0 * (e * e + (dN + dT) * g) / den
+            total = sig + noi
+            slope = np.where(total > 0, (sig * slope + noi * noise) / total, 0.0)
+    return slope
 
 
 def _check_finite(total, N, T, gamma):
@@ -187,13 +214,13 @@ def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, 
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     rho = _validate.positive("rho", rho)
     table = spec.table
-    u = np.log(rho) + np.log(spec.M) - 2.0 * np.log(sigma_u)
+    u = np.log(rho) + log_mu_per_rho(spec.M, sigma_u)
     s = table.sums(u)
     dN, dT = gaps(N, T, s, table.rank)
     if np.any((dN <= 0) | (dT <= 0)):
         raise ValueError(
             "rho must lie on the physical branch D1(rho) < min(N, T), i.e. above the ridgeless "
-            f"root; got rho = {float(np.min(rho))!r} with D1 = {float(np.max(s[..., F1]))!r} >= "
+            f"root; got rho = {float(np.min(rho))!r} with D1 = {float(np.max(s.D1))!r} >= "
             f"min(N, T) = {float(min(N, T))!r}"
         )
     sig, noi = _terms_flat(N, T, np.log(rho), dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,

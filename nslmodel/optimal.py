@@ -2,10 +2,20 @@ r"""The optimal ridge :math:`\gamma^* = \arg\min_\gamma \langle L \rangle` (book
 
 Because :math:`\gamma` increases monotonically with :math:`\rho`, the loss is minimised over
 :math:`u = \log\mu` (:math:`\mu = \rho M/\sigma_u^2`) on the physical branch, where every
-quantity is explicit, and :math:`\gamma^* = \rho (N - D_1)(T - D_1)` is read off at the end: no
-root finding. A scan over ``SCAN_POINTS`` values of u locates the basin and a golden-section
-search refines it until the bracket is ``GOLDEN_TOL`` wide; the loss, flat at its minimum, is
-then exact to rounding and :math:`\gamma^*` to about ``GOLDEN_TOL``.
+quantity is explicit, and :math:`\gamma^* = \rho (N - D_1)(T - D_1)` is read off at the end.
+
+The minimum is located from the stationarity condition :math:`d\log L/du = 0`, not by comparing
+loss values: where :math:`N \ll T` the loss changes by ~1e-8 when :math:`\gamma` doubles, so
+value comparisons are decided by rounding, while the slope (:func:`nslmodel.loss.log_slope`,
+a rational function of the spectral sums without catastrophic cancellation) keeps its sign
+until within a few ulps of the root. Noise-free, the condition reads
+:math:`(N - D_1)(T - D_1)(D_2 - D_3) = (D_1 - D_2)^3`. A scan of the slope over ``SCAN_POINTS``
+values of u finds the bracket where it turns from negative to positive, and a vectorised
+Illinois (safeguarded regula falsi) iteration refines it to a few ulps of u.
+
+With the optimum come two measures of how sharply it is defined (see :class:`OptimalRidge`):
+the curvature :math:`d^2 \log L / d(\log\gamma)^2` at :math:`\gamma^*` and the interval of
+:math:`\gamma` within which the loss exceeds :math:`L^*` by at most ``LOSS_EXCESS``.
 """
 
 from __future__ import annotations
@@ -14,27 +24,47 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._traces import EDGE, F1
-from .loss import _terms_flat, check_scales, gaps
+from ._traces import EDGE, log_mu_per_rho
+from .loss import _terms_flat, check_scales, gaps, log_slope
 from .ridgeless import ridgeless_terms
 from .solver import _shape_out, check_common, ridgeless_root
 
-__all__ = ["OptimalRidge", "optimal_ridge"]
+__all__ = ["OptimalRidge", "optimal_ridge", "LOSS_EXCESS"]
 
-# Points of the coarse scan in u; the golden-section bracket is the two neighbours of the best
-# one, which contains the minimum whenever the loss has a single basin on the scale of the
-# scan step. Over the table's span (the spectrum's log-range plus 2 EDGE = 40) the step is
-# about 0.5-1 in u.
+# Points of the coarse scan of the slope in u, evenly spaced from the start of the branch to
+# beyond the spectrum (a span of the spectrum's log-range plus 40, so a step of ~0.5-1 in u),
+# preceded by NEAR_POINTS points at step * 2**-k (k = NEAR_POINTS..1) that resolve a minimum
+# squeezed against the start of the branch.
 SCAN_POINTS = 96
-# Bracket width in u at which the golden-section search stops. The loss is quadratic at its
-# minimum, so its error is ~ curvature * GOLDEN_TOL**2, far below float64 resolution.
-GOLDEN_TOL = 1e-9
-_INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
+NEAR_POINTS = 30
+# The Illinois iteration stops when the bracket is this many ulps of u wide: the slope is
+# only known to rounding, so its sign is not meaningful on a finer scale.
+BRACKET_ULPS = 8
+MAX_ITER = 200
+# Step in log(gamma) of the central difference for the curvature: truncation error
+# ~ STEP**2 ~ 1e-8 relative, rounding error ~ 1e-16 / STEP of the slope's scale.
+CURVATURE_STEP = 1e-4
+#: Relative loss excess that defines the flat interval: ``gamma_lo .. gamma_hi`` is where
+#: ``loss <= (1 + LOSS_EXCESS) * L*``.
+LOSS_EXCESS = 0.01
+# Newton refinement of the gap N - D1 (or T - D1) at the minimum (_Branch.stationary_gaps):
+# the table's value is within ~1e-16 min(N, T) / p relative of the root, so two quadratically
+# convergent steps reach rounding; the third is a safety margin. The central difference in
+# log p with step GAP_STEP has truncation error ~1e-14 relative in the derivative, which
+# only slows the (already converged) iteration. Corrections above GAP_MAX_CHANGE in log p
+# are not refinements and are rejected.
+GAP_NEWTON = 3
+GAP_STEP = 1e-7
+GAP_MAX_CHANGE = 1e-3
+_EPS = np.finfo(float).eps
 
 
 @dataclass(frozen=True)
 class OptimalRidge:
-    """The optimal ridge and the loss there; floats or arrays broadcast from N and T."""
+    """The optimal ridge, the loss there and how flat the minimum is.
+
+    Floats for scalar input, otherwise arrays broadcast from N and T.
+    """
 
     gamma: np.ndarray | float
     """Optimal ridge gamma* (0 when the ridgeless limit is optimal, e.g. min(N, T) >= M
@@ -45,18 +75,110 @@ class OptimalRidge:
     """Latent-space ridge at gamma*."""
     D1: np.ndarray | float
     """D1 at gamma*, the effective number of learned latent directions."""
+    curvature: np.ndarray | float
+    r"""Curvature of the loss in log gamma at the optimum,
+    :math:`\kappa = d^2 \log\langle L\rangle / d(\log\gamma)^2` at :math:`\gamma^*`, so that
+    :math:`L(\gamma) \approx L^* [1 + \tfrac{\kappa}{2} \log^2(\gamma/\gamma^*)]` nearby.
+    Small :math:`\kappa` means gamma* is ill-determined: a loss within a relative
+    :math:`\epsilon` of the minimum only fixes :math:`\log\gamma^*` to
+    :math:`\pm\sqrt{2\epsilon/\kappa}`. Accurate to about 1e-6 relative (central difference).
+    NaN where gamma* = 0 (the minimum is not interior)."""
+    gamma_lo: np.ndarray | float
+    """Smallest ridge with loss <= (1 + LOSS_EXCESS) * loss, LOSS_EXCESS = 0.01; 0 when the
+    ridgeless limit itself is within that bound."""
+    gamma_hi: np.ndarray | float
+    """Largest ridge with loss <= (1 + LOSS_EXCESS) * loss; inf when the gamma -> infinity
+    limit is within that bound."""
 
 
-def _loss_at(u, N, T, table, M, *, C, sigma_u, sigma_w, sigma_eps):
-    s = table.sums(u)
-    dN, dT = gaps(N, T, s, table.rank)
-    ok = (dN > 0) & (dT > 0)
-    dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
-    log_rho = u + 2.0 * np.log(sigma_u) - np.log(M)
-    sig, noi = _terms_flat(N, T, log_rho, dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
-                           sigma_eps=sigma_eps)
-    # Off the physical branch (only within rounding of rho_*) the loss is effectively infinite.
-    return np.where(ok, sig + noi, np.inf), log_rho, dN, dT, s
+class _Branch:
+    """Loss, slope and ridge along the physical branch, as functions of u, on flat arrays."""
+
+    def __init__(self, N, T, spec, kw):
+        self.N, self.T, self.table, self.kw = N, T, spec.table, kw
+        self.c = log_mu_per_rho(spec.M, kw["sigma_u"])
+
+    def eval(self, u, idx):
+        N, T, table = self.N[idx], self.T[idx], self.table
+        s = table.sums(u)
+        dN, dT = gaps(N, T, s, table.rank)
+        ok = (dN > 0) & (dT > 0)
+        dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
+        log_rho = u - self.c
+        sig, noi = _terms_flat(N, T, log_rho, dN, dT, s, **self.kw)
+        slope = log_slope(dN, dT, s, sig, noi)
+        # Within rounding of the start of the branch the loss decreases (book/solution.md).
+        return np.where(ok, sig + noi, np.inf), np.where(ok, slope, -1.0), log_rho, dN, dT, s
+
+    def slope(self, u, idx):
+        return self.eval(u, idx)[1]
+
+    def gamma(self, u, idx):
+        _, _, log_rho, dN, dT, _ = self.eval(u, idx)
+        return np.exp(log_rho) * dN * dT
+
+    def stationary_gaps(self, u, idx, log_rho, dN, dT, s):
+        r"""``N - D1, T - D1`` at the minimum, from the stationarity condition itself.
+
+        Near the start of the branch :math:`p = \min(N, T) - D_1` is tiny and varies fast
+        (:math:`dp/du = D_1 - D_2 \gg p`): one ulp of u moves it by ~1e-15 (D1 - D2) / p
+        relative, and its value from the table carries the absolute error ~1e-16 min(N, T)
+        of D1. The other sums vary slowly, so we solve the slope = 0 for p alone with them
+        held fixed (noise-free this is :math:`p (p + |N - T|) = (D_1 - D_2)^3 / (D_2 - D_3)`),
+        by GAP_NEWTON Newton steps in log p from the table's value.
+        """
+        N, T = self.N[idx], self.T[idx]
+        Delta = np.abs(N - T)
+        n_le_t = N <= T
+        p = np.where(n_le_t, dN, dT)
+
+        def slope(lp):
+            pp = np.exp(lp)
+            a, b = np.where(n_le_t, pp, pp + Delta), np.where(n_le_t, pp + Delta, pp)
+            sig, noi = _terms_flat(N, T, log_rho, a, b, s, **self.kw)
+            return log_slope(a, b, s, sig, noi)
+
+        lp = np.log(p)
+        for _ in range(GAP_NEWTON):
+            d = (slope(lp + GAP_STEP) - slope(lp - GAP_STEP)) / (2.0 * GAP_STEP)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = lp - slope(lp) / d
+            # Keep the table's value where the correction is not a small one (it is a
+            # refinement of the last digits, never a jump).
+            lp = np.where(np.isfinite(new) & (np.abs(new - lp) < GAP_MAX_CHANGE), new, lp)
+        p = np.exp(lp)
+        return np.where(n_le_t, p, p + Delta), np.where(n_le_t, p + Delta, p)
+
+
+def _illinois(f, a, b, fa, fb):
+    """Vectorised Illinois iteration for ``f(u, idx) = 0`` with ``fa < 0 <= fb`` (either order of a, b)."""
+    a, b, fa, fb = a.copy(), b.copy(), fa.copy(), fb.copy()
+    side = np.zeros(a.size, dtype=np.int8)
+    active = np.arange(a.size)
+    for _ in range(MAX_ITER):
+        if active.size == 0:
+            return 0.5 * (a + b)
+        aa, bb, ffa, ffb = a[active], b[active], fa[active], fb[active]
+        c = bb - ffb * (bb - aa) / (ffb - ffa)
+        lo, hi = np.minimum(aa, bb), np.maximum(aa, bb)
+        c = np.where((c > lo) & (c < hi), c, 0.5 * (aa + bb))
+        fc = f(c, active)
+        neg = fc < 0
+        # Illinois: when the same end is kept twice, halve its value to force progress.
+        s_prev = side[active]
+        fb_keep = np.where(~neg & (s_prev == 1), ffb, np.where(neg & (s_prev == -1), 0.5 * ffb, ffb))
+        fa_keep = np.where(neg & (s_prev == -1), ffa, np.where(~neg & (s_prev == 1), 0.5 * ffa, ffa))
+        a[active] = np.where(neg, c, aa)
+        fa[active] = np.where(neg, fc, fa_keep)
+        b[active] = np.where(neg, bb, c)
+        fb[active] = np.where(neg, fb_keep, fc)
+        side[active] = np.where(neg, -1, 1)
+        width = np.abs(b[active] - a[active])
+        done = (fc == 0) | (width <= BRACKET_ULPS * _EPS * np.maximum(1.0, np.abs(c)))
+        a[active[fc == 0]] = c[fc == 0]
+        b[active[fc == 0]] = c[fc == 0]
+        active = active[~done]
+    raise RuntimeError(f"optimal_ridge: bracketed iteration did not converge for {active.size} points")
 
 
 def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> OptimalRidge:
@@ -73,18 +195,26 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
     Returns
     -------
     OptimalRidge
-        ``gamma``, ``loss``, ``rho``, ``D1``, each broadcast from N and T. Where the infimum
-        is the ridgeless limit itself (``min(N, T) >= M`` without label noise, where the
-        ridgeless loss vanishes), ``gamma = rho = 0``, ``D1 = M`` and ``loss`` is
+        ``gamma``, ``loss``, ``rho``, ``D1``, ``curvature``, ``gamma_lo``, ``gamma_hi``, each
+        broadcast from N and T. Where the infimum is the ridgeless limit itself
+        (``min(N, T) >= M`` without label noise, where the ridgeless loss vanishes),
+        ``gamma = rho = 0``, ``D1 = M``, ``curvature`` is NaN and ``loss`` is
         :func:`nslmodel.ridgeless_loss`.
     """
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     N, T = np.broadcast_arrays(N, T)
     shape = N.shape
-    N, T = N.ravel(), T.ravel()
-    table, M = spec.table, spec.M
+    N, T = N.ravel().astype(float), T.ravel().astype(float)
     kw = dict(C=C, sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps)
+    fields = _optimal_flat(N, T, spec, kw)
+    return OptimalRidge(*(_shape_out(x, shape) for x in fields))
+
+
+def _optimal_flat(N, T, spec, kw):
+    table = spec.table
+    br = _Branch(N, T, spec, kw)
+    every = np.arange(N.size)
     n = np.minimum(N, T)
     below = n < table.rank
     # Left end: the ridgeless root (or, at full rank, far enough left that the loss has
@@ -93,45 +223,84 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
     if np.any(below):
         left[below] = ridgeless_root(n[below], table)
     right = np.full(N.shape, table.u_hi)
-    grid = left[:, None] + (right - left)[:, None] * (np.arange(1, SCAN_POINTS + 1) / SCAN_POINTS)
-    Lg = _loss_at(grid, N[:, None], T[:, None], table, M, **kw)[0]
-    k = np.argmin(Lg, axis=1)
     step = (right - left) / SCAN_POINTS
-    a = left + step * k  # grid point k - 1 (index 0 is `left` itself)
-    b = np.minimum(left + step * (k + 2), right)
-    # Golden-section search on [a, b], vectorised.
-    c = b - _INVPHI * (b - a)
-    d = a + _INVPHI * (b - a)
-    fc = _loss_at(c, N, T, table, M, **kw)[0]
-    fd = _loss_at(d, N, T, table, M, **kw)[0]
-    while np.any(b - a > GOLDEN_TOL * np.maximum(1.0, np.abs(a))):
-        left_min = fc < fd
-        b = np.where(left_min, d, b)
-        a = np.where(left_min, a, c)
-        # The kept interior point is reused; only the new one costs an evaluation.
-        d_new = np.where(left_min, c, a + _INVPHI * (b - a))
-        c_new = np.where(left_min, b - _INVPHI * (b - a), d)
-        fnew = _loss_at(np.where(left_min, c_new, d_new), N, T, table, M, **kw)[0]
-        fc, fd = np.where(left_min, fnew, fd), np.where(left_min, fc, fnew)
-        c, d = c_new, d_new
-    u = np.where(fc < fd, c, d)
-    loss, log_rho, dN, dT, s = _loss_at(u, N, T, table, M, **kw)
+    offsets = np.concatenate([2.0 ** -np.arange(NEAR_POINTS, 0, -1), np.arange(1, SCAN_POINTS + 1)])
+    grid = left[:, None] + step[:, None] * offsets[None, :]
+    L_grid, S_grid = br.eval(grid, np.broadcast_to(every[:, None], grid.shape))[:2]
+    # The start of the branch itself: decreasing loss below the rank (the slope there is
+    # -2 (D1 - D2) / max(N - D1, T - D1) without noise); at full rank the first grid point.
+    S_left = np.where(below, -1.0, S_grid[:, 0])
+    S_prev = np.concatenate([S_left[:, None], S_grid[:, :-1]], axis=1)
+    up = (S_prev < 0) & (S_grid >= 0)
+    found = up.any(axis=1)
+    # Several basins: keep the lowest (by the loss at the bracket's right end).
+    k = np.argmin(np.where(up, L_grid, np.inf), axis=1)
+    u_prev = np.where(k == 0, left, grid[every, np.maximum(k - 1, 0)])
+    u_star = np.where(found, 0.5 * (u_prev + grid[every, k]), right)
+    if np.any(found):
+        f = np.flatnonzero(found)
+        kf = k[f]
+        sa = np.where(kf == 0, S_left[f], S_grid[f, np.maximum(kf - 1, 0)])
+        u_star[f] = _illinois(lambda u, idx: br.slope(u, f[idx]), u_prev[f], grid[f, kf], sa, S_grid[f, kf])
+    loss, _, log_rho, dN, dT, s = br.eval(u_star, every)
+    if np.any(found):
+        f = np.flatnonzero(found)
+        dN[f], dT[f] = br.stationary_gaps(u_star[f], f, log_rho[f], dN[f], dT[f], s.take(f))
     rho = np.exp(log_rho)
     gamma = rho * dN * dT
-    d1 = s[:, F1]
-    # At full rank the infimum may be the ridgeless limit itself (gamma* = 0).
-    if np.any(~below):
-        sig0, noi0 = ridgeless_terms(N[~below], T[~below], spec, **kw)
-        zero = np.zeros(N.shape, dtype=bool)
-        # The infimum is the gamma -> 0 limit when the scan's best point is its left end.
-        zero[~below] = (sig0 + noi0 <= loss[~below]) | (k[~below] == 0)
-        if np.any(zero):
-            lim = np.empty(N.shape)
-            lim[~below] = sig0 + noi0
-            loss = np.where(zero, lim, loss)
-            gamma = np.where(zero, 0.0, gamma)
-            rho = np.where(zero, 0.0, rho)
-            d1 = np.where(zero, float(table.rank), d1)
+    d1 = s.D1
+    # Curvature in log gamma: d2 log L / du2 / (d log gamma / du)^2 at the stationary point.
+    dlg = 1.0 + s.D1_minus_D2 * (1.0 / dN + 1.0 / dT)
+    h = CURVATURE_STEP / dlg
+    curvature = (br.slope(u_star + h, every) - br.slope(u_star - h, every)) / (2.0 * h) / dlg**2
+
+    sig0, noi0 = ridgeless_terms(N, T, spec, **kw)
+    L0 = sig0 + noi0
+    # The infimum is the gamma -> 0 limit when the slope is positive from the start (full rank
+    # only), or when that limit is no larger than the interior minimum.
+    zero = (~found & (S_left >= 0)) | (~below & (L0 <= loss))
+    loss = np.where(zero, L0, loss)
+    gamma = np.where(zero, 0.0, gamma)
+    rho = np.where(zero, 0.0, rho)
+    d1 = np.where(zero, float(table.rank), d1)
+    curvature = np.where(zero, np.nan, curvature)
+    # The slope negative all the way: the loss decreases towards gamma -> infinity.
+    infinite = ~found & ~zero
+    gamma = np.where(infinite, np.inf, gamma)
+    rho = np.where(infinite, np.inf, rho)
+    curvature = np.where(infinite, np.nan, curvature)
     if not np.all(np.isfinite(loss)):
         raise FloatingPointError("optimal_ridge produced a non-finite loss; please report the inputs")
-    return OptimalRidge(*(_shape_out(x, shape) for x in (gamma, loss, rho, d1)))
+    gamma_lo, gamma_hi = _flat_interval(br, left, right, np.where(zero, left, u_star), loss, L0, zero | infinite, infinite)
+    return gamma, loss, rho, d1, curvature, gamma_lo, gamma_hi
+
+
+def _flat_interval(br, left, right, u_star, loss, L0, at_left_or_inf, infinite):
+    """``gamma_lo, gamma_hi`` with ``L(gamma) = (1 + LOSS_EXCESS) L*`` on each side of u_star."""
+    every = np.arange(u_star.size)
+    with np.errstate(divide="ignore"):
+        log_level = np.log1p(LOSS_EXCESS) + np.log(loss)
+
+    def excess(u, idx):
+        L = br.eval(u, idx)[0]
+        with np.errstate(divide="ignore"):
+            return np.log(L) - log_level[idx]
+
+    gamma_lo = np.zeros(u_star.size)
+    gamma_hi = np.full(u_star.size, np.inf)
+    with np.errstate(divide="ignore"):
+        lo_excess = np.log(L0) - log_level  # the ridgeless end (inf at N = T below the rank)
+    need = np.flatnonzero((lo_excess > 0) & ~at_left_or_inf)
+    if need.size:
+        fa = np.minimum(excess(u_star[need], need), -0.0)
+        u = _illinois(lambda x, i: -excess(x, need[i]), left[need], u_star[need],
+                      -np.full(need.size, np.inf), -fa)
+        gamma_lo[need] = br.gamma(u, need)
+    hi_excess = excess(right, every)
+    need = np.flatnonzero((hi_excess > 0) & ~infinite & (loss > 0))
+    if need.size:
+        fa = np.minimum(excess(u_star[need], need), -0.0)
+        u = _illinois(lambda x, i: excess(x, need[i]), u_star[need], right[need], fa, hi_excess[need])
+        gamma_hi[need] = br.gamma(u, need)
+    gamma_hi = np.where(loss > 0, gamma_hi, 0.0)
+    return gamma_lo, gamma_hi

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._traces import F2, F12
+from ._traces import log_mu_per_rho
 from .loss import check_scales
 from .solver import _shape_out, check_common, ridgeless_root
 
@@ -46,18 +46,17 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
         Nb, Tb = N[below], T[below]
         u = ridgeless_root(n[below], table)
         s = table.sums(u)
-        rho = np.exp(u + 2.0 * np.log(sigma_u) - np.log(M))
+        rho = np.exp(u - log_mu_per_rho(M, sigma_u))
         gap = np.abs(Tb - Nb)
         with np.errstate(divide="ignore"):
             signal[below] = np.where(gap > 0, pref_w * rho * Nb * Tb / gap, np.inf)
             # T - D2 = (T - D1) + (D1 - D2) = D1 - D2 at rho_* when T = n.
-            e = np.where(Nb < Tb, Nb / (Tb - Nb), Tb / (Nb - Tb) + s[:, F2] / s[:, F12])
+            e = np.where(Nb < Tb, Nb / (Tb - Nb), Tb / (Nb - Tb) + s.D2 / s.D1_minus_D2)
         noise[below] = np.where(gap > 0, pref_e * e, np.inf) if sigma_eps > 0 else 0.0
     full = ~below
     if np.any(full):
         Nf, Tf = N[full], T[full]
-        lam, w = table.lam, table.w
-        a = (M / sigma_u**2) * np.dot(w, 1.0 / lam)
+        a = np.exp(log_mu_per_rho(M, sigma_u) + table.log_inv_trace)
         signal[full] = np.where((Nf == R) & (Tf == R), pref_w * R * R / (3.0 * a), 0.0)
         if sigma_eps > 0:
             with np.errstate(divide="ignore"):

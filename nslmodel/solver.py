@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._traces import F0, F1, F2, F12
+from ._traces import log_mu_per_rho
 from .spectra import as_spectrum
 
 __all__ = ["Solution", "ConvergenceError", "solve", "ridgeless_root"]
@@ -134,18 +134,15 @@ def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
     rank = table.rank
     # D1 <= trace / mu, so mu_hi = trace / n gives D1 <= n; and rank - D1 <= mu * sum(1/lam),
     # so mu_lo = (rank - n) / sum(1/lam) gives D1 >= n.
-    lam, w = table.lam, table.w
-    log_trace = np.log(np.dot(w, lam))
-    log_inv = -table.log_lam_min + np.log(np.dot(w, np.exp(table.log_lam_min - np.log(lam))))
-    hi = log_trace - np.log(n)
-    lo = np.log(rank - n) - log_inv
+    hi = table.log_trace - np.log(n)
+    lo = np.log(rank - n) - table.log_inv_trace
     use_f0 = n > 0.5 * rank  # compare the smaller of D1 and rank - D1 with its target
 
     def residual(u, idx):
         ls = table.log_sums(u)
-        f1 = np.where(use_f0[idx], -(ls[:, F0] - np.log(rank - n[idx])), ls[:, F1] - np.log(n[idx]))
-        # d log F1 / du = -F12 / F1 and d log F0 / du = F12 / F0.
-        d = np.where(use_f0[idx], -np.exp(ls[:, F12] - ls[:, F0]), -np.exp(ls[:, F12] - ls[:, F1]))
+        f1 = np.where(use_f0[idx], -(ls.rank_minus_D1 - np.log(rank - n[idx])), ls.D1 - np.log(n[idx]))
+        # d log D1 / du = -(D1 - D2) / D1 and d log (rank - D1) / du = (D1 - D2) / (rank - D1).
+        d = -np.exp(ls.D1_minus_D2 - np.where(use_f0[idx], ls.rank_minus_D1, ls.D1))
         return f1, d, np.full(u.shape, RESIDUAL_ULPS * _EPS)
 
     return _newton(residual, hi.copy(), lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
@@ -162,7 +159,7 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     Delta = np.abs(N - T)
     rank = table.rank
     # log q = log(gamma / rho) = log_gamma_scaled - u with rho = mu sigma_u^2 / M.
-    log_gs = np.log(gamma) + np.log(M) - 2.0 * np.log(sigma_u)
+    log_gs = np.log(gamma) + log_mu_per_rho(M, sigma_u)
     # rho = gamma / (N T): delta = n, h = D1 > 0. (N * T keeps the N <-> T symmetry exact.)
     lo = log_gs - np.log(N * T)
     start = lo.copy()
@@ -170,7 +167,7 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     if np.any(below):
         # The root lies right of the ridgeless root, where h = delta > 0: start there.
         start[below] = np.maximum(start[below], ridgeless_root(n[below], table))
-    log_trace = np.log(np.dot(table.w, table.lam))
+    log_trace = table.log_trace
     # mu >= 2 trace / n gives D1 <= n / 2; q <= n^2 / 16 gives delta <= n / 4: h < 0.
     hi = np.maximum(log_trace + np.log(2.0 / n), log_gs - np.log(n * n / 16.0)) + 1.0
     use_f0 = n > 0.5 * rank
@@ -179,10 +176,10 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
         s = table.sums(u)
         logq = log_gs[idx] - u
         d = _delta(logq, Delta[idx])
-        base = np.where(use_f0[idx], (rank - n[idx]) - s[:, F0], s[:, F1] - n[idx])
+        base = np.where(use_f0[idx], (rank - n[idx]) - s.rank_minus_D1, s.D1 - n[idx])
         h = base + d
-        dh = -s[:, F12] - np.exp(logq) / (2.0 * d + Delta[idx])
-        terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + s[:, F0], s[:, F1] + n[idx])
+        dh = -s.D1_minus_D2 - np.exp(logq) / (2.0 * d + Delta[idx])
+        terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + s.rank_minus_D1, s.D1 + n[idx])
         noise = RESIDUAL_ULPS * _EPS * (terms + d)
         return h, dh, noise
 
@@ -191,7 +188,7 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     dn = _delta(log_gs - u, Delta)
     dN = np.where(N <= T, dn, dn + Delta)
     dT = np.where(N <= T, dn + Delta, dn)
-    log_rho = u + 2.0 * np.log(sigma_u) - np.log(M)
+    log_rho = u - log_mu_per_rho(M, sigma_u)
     return u, log_rho, dN, dT, sums
 
 
@@ -236,7 +233,7 @@ def solve(N, T, gamma, spectrum, *, sigma_u: float = 1.0) -> Solution:
     u, log_rho, dN, dT, s = solve_flat(N.ravel(), T.ravel(), gamma.ravel(), spec.table, spec.M, sigma_u)
     rho = np.exp(log_rho)
     out = dict(
-        rho=rho, D1=s[:, F1], D2=s[:, F2], D1_minus_D2=s[:, F12], N_minus_D1=dN, T_minus_D1=dT,
+        rho=rho, D1=s.D1, D2=s.D2, D1_minus_D2=s.D1_minus_D2, N_minus_D1=dN, T_minus_D1=dT,
         kappa=rho * dN,
     )
     return Solution(**{k: _shape_out(v, shape) for k, v in out.items()})

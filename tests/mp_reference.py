@@ -518,3 +518,65 @@ def optimal(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) 
         return RefOptimum(gamma=st.gamma, loss=sig + noi, rho=st.rho, D1=st.D1, curvature=curvature)
 
     return _run(fn)
+
+
+#: Scan points of :func:`optimal_stationary`; the bracket is the two neighbours of the best one.
+#: Over ~40 units of the solve variable the step is ~1, within the basin of every case used
+#: (where the loss is flat the basin is wide; where it is sharp, N ~ T, it is O(1) wide).
+_STATIONARY_SCAN = 41
+#: Step of the central differences for L'(x) and L''(x): truncation ~ h^2 = 1e-40 and
+#: rounding ~ 10^-DPS / h = 1e-40 relative to L, so the sign of L' is right until x is within
+#: ~1e-40 / L''/L of the root, far below the 1e-10 the tests resolve even where L''/L ~ 1e-12.
+_DIFF_STEP = mpf("1e-20")
+#: Accepted |f(x)| relative to L for the root of the derivative (its rounding level).
+_STATIONARY_TOL = mpf("1e-80")
+
+
+def optimal_stationary(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> RefOptimum:
+    r"""The interior minimum of the total loss from :math:`dL/dx = 0` (paper Eq. 128), to ~40 digits.
+
+    book/solution.md, 'The optimal ridge': the loss is a smooth function of the branch variable
+    x, and gamma increases with x, so the optimal ridge is the stationary point of L(x). A coarse
+    scan of L brackets it; the root of the derivative is then found by the Anderson-Bjorck
+    bracketing iteration. Derivatives are central differences at
+    60 digits (``_DIFF_STEP``), independent of any closed form of the slope. Where the loss is extremely flat
+    (N << T) comparing values at 60 digits still locates the basin, and the derivative fixes
+    the point itself.
+    """
+
+    def fn():
+        p = _Problem(N, T, eigenvalues, sigma_u)
+
+        def f(x):
+            st = p.state(x)
+            if st.N_minus_D1 <= 0 or st.T_minus_D1 <= 0:
+                return mpmath.inf
+            sig, noi = p.terms(st, sigma_w, sigma_eps, C)
+            return sig + noi
+
+        if p.on_interior_branch:
+            lo = mpmath.log(p.rho_lo) - 25
+        else:
+            lo = mpmath.log(min(p.s)) - 25
+        hi = mpmath.log(2 * p.trace / p.n) + 15
+        xs = [lo + (hi - lo) * k / (_STATIONARY_SCAN - 1) for k in range(_STATIONARY_SCAN)]
+        vals = [f(x) for x in xs]
+        k = min(range(_STATIONARY_SCAN), key=lambda i: vals[i])
+        if k == 0 or k == _STATIONARY_SCAN - 1:
+            raise RuntimeError(f"mp_reference.optimal_stationary: minimum at the scan boundary ({k})")
+        h = _DIFF_STEP
+        scale = vals[k]
+        fp = lambda x: (f(x + h) - f(x - h)) / (2 * h * scale)
+        x = mpmath.findroot(fp, (xs[k - 1], xs[k + 1]), solver="anderson", tol=_STATIONARY_TOL,
+                            maxsteps=400)
+        st = p.state(x)
+        L0 = f(x)
+        # d2 log L / dx2 = L'' / L at the stationary point; the second difference with step
+        # 1e-15 has truncation ~1e-30 and rounding ~10^-DPS / 1e-30 = 1e-30 relative to L.
+        h2 = mpf("1e-15")
+        d2 = (f(x + h2) - 2 * L0 + f(x - h2)) / h2**2 / L0
+        sig, noi = p.terms(st, sigma_w, sigma_eps, C)
+        return RefOptimum(gamma=st.gamma, loss=sig + noi, rho=st.rho, D1=st.D1,
+                          curvature=d2 / st.dlog_gamma_dx**2)
+
+    return _run(fn)

@@ -31,7 +31,7 @@ def test_table_matches_direct_sums(spec):
     u = np.linspace(table.u_lo - 30.0, table.u_hi + 30.0, 4001)
     lam, w = spec.nodes()
     ref = np.exp(direct_log_sums(u, lam, w))
-    got = table.sums(u)
+    got = np.stack(table.sums(u), axis=-1)
     np.testing.assert_allclose(got, ref, rtol=TABLE_RTOL, atol=0)
 
 
@@ -64,9 +64,11 @@ def test_lazy_panels_are_built_at_and_beside_breakpoints():
     spec = Spectrum(np.random.default_rng(2).lognormal(0.0, 2.0, 200))
     table = spec.table
     inner = table.breaks[1:-1][(table.breaks[1:-1] > table.u_lo) & (table.breaks[1:-1] < table.u_hi)]
+    # boundaries in the lower half of the table only, so that laziness can be checked
+    inner = inner[: inner.size // 2]
     b = inner[:: max(1, inner.size // 40)]
     u = np.concatenate([b, np.nextafter(b, -np.inf), np.nextafter(b, np.inf)])
-    got = table.sums(u)
+    got = np.stack(table.sums(u), axis=-1)
     assert not table.built.all()  # the table really is lazy: only queried panels exist
     lam, w = spec.nodes()
     np.testing.assert_allclose(got, np.exp(direct_log_sums(u, lam, w)), rtol=TABLE_RTOL, atol=0)
