@@ -283,12 +283,12 @@ def _flat_interval(br, left, right, u_star, loss, L0, at_left_or_inf, infinite):
 
     def excess(u, idx):
         L = br.eval(u, idx)[0]
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             return np.log(L) - log_level[idx]
 
     gamma_lo = np.zeros(u_star.size)
     gamma_hi = np.full(u_star.size, np.inf)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # L0 = L* = 0: NaN, never > 0
         lo_excess = np.log(L0) - log_level  # the ridgeless end (inf at N = T below the rank)
     need = np.flatnonzero((lo_excess > 0) & ~at_left_or_inf)
     if need.size:
