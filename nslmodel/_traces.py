@@ -173,6 +173,7 @@ class SpectralTable:
         self.coef = np.full((self.n_panels, DEGREE + 1, N_SUMS), np.nan)
         self.breaks = self.u_lo + PANEL_WIDTH * np.arange(self.n_panels + 1)
         self.built = np.zeros(self.n_panels, dtype=bool)
+        self._rows = {}  # panel -> coefficient lists for log_sums_point
         # Power sums for the series beyond the table, scaled to avoid overflow:
         # hi: sum w lam^j = lmax^j P[j - 1]; lo: sum w lam^-j = lmin^-j Q[j - 1].
         lmax, lmin = np.exp(self.log_lam_max), np.exp(self.log_lam_min)
@@ -196,8 +197,9 @@ class SpectralTable:
         self.built[panels] = True
 
     def _interp(self, u: np.ndarray) -> np.ndarray:
-        k = np.floor((u - self.u_lo) * (1.0 / PANEL_WIDTH)).astype(np.intp)
-        np.clip(k, 0, self.n_panels - 1, out=k)
+        # u_lo <= u < u_hi here, so truncation is the floor; the minimum guards the last panel
+        # against rounding (np.clip costs more than the whole Horner loop for one point).
+        k = np.minimum(((u - self.u_lo) * (1.0 / PANEL_WIDTH)).astype(np.intp), self.n_panels - 1)
         missing = ~self.built[k]
         if missing.any():
             for b in np.unique(k[missing] // BLOCK):
@@ -209,6 +211,31 @@ class SpectralTable:
             acc *= t
             acc += c[:, j]
         return acc
+
+    def log_sums_point(self, u: float) -> list:
+        """``log_sums`` at one float u as a list of floats, bit for bit the array result.
+
+        Horner's rule in Python floats performs the same IEEE operations, in the same order, as
+        the array evaluation; outside the table the array code itself is used. It saves the
+        per-call overhead of numpy for a scalar query.
+        """
+        if not (self.u_lo <= u < self.u_hi):
+            return self._log_sums_flat(np.array([u]))[0].tolist()
+        k = min(int((u - self.u_lo) * (1.0 / PANEL_WIDTH)), self.n_panels - 1)
+        rows = self._rows.get(k)
+        if rows is None:
+            if not self.built[k]:
+                self._build_block(k // BLOCK)
+            # per sum, highest power first
+            rows = self._rows[k] = self.coef[k].T[:, ::-1].tolist()
+        t = u - (self.u_lo + float(k) * PANEL_WIDTH)
+        out = []
+        for c in rows:
+            acc = c[0]
+            for x in c[1:]:
+                acc = acc * t + x
+            out.append(acc)
+        return out
 
     # -- series beyond the table -------------------------------------------------------------
     def _series_high(self, u: np.ndarray) -> np.ndarray:
@@ -262,5 +289,8 @@ class SpectralTable:
     def sums(self, u) -> Sums:
         """The five sums at ``u = log mu``, each of the shape of ``u``."""
         u = np.asarray(u, dtype=float)
-        out = np.exp(self._log_sums_flat(u.ravel()))
+        if u.size == 1:  # same bits, less overhead
+            out = np.exp(np.array([self.log_sums_point(float(u.ravel()[0]))]))
+        else:
+            out = np.exp(self._log_sums_flat(u.ravel()))
         return Sums(*(out[:, i].reshape(u.shape) for i in range(N_SUMS)))

@@ -32,6 +32,7 @@ cancellation, so the loss keeps full precision even at :math:`\gamma = 10^{-30}`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,27 +96,36 @@ def _newton(residual, u, lo, hi, what: str):
 
     ``residual(u, idx)`` returns ``(h, dh/du, noise)`` for the points ``idx``.
     """
-    u, lo, hi = u.copy(), lo.copy(), hi.copy()
+    out = u.copy()
+    # The iteration works on compacted copies of the active points (fewer gathers per step);
+    # every operation is elementwise, so a point's iterates do not depend on the others.
     active = np.arange(u.size)
+    ua, lo, hi = u.copy(), lo.copy(), hi.copy()
     for _ in range(MAX_ITER):
-        if active.size == 0:
-            return u
-        ua = u[active]
         h, dh, noise = residual(ua, active)
         pos = h > 0
-        lo[active] = np.where(pos, ua, lo[active])
-        hi[active] = np.where(pos, hi[active], ua)
+        lo = np.where(pos, ua, lo)
+        hi = np.where(pos, hi, ua)
         with np.errstate(divide="ignore", invalid="ignore"):
             new = ua - h / dh
-        outside = ~((new > lo[active]) & (new < hi[active]))
-        new = np.where(outside, 0.5 * (lo[active] + hi[active]), new)
+        outside = ~((new > lo) & (new < hi))
+        new = np.where(outside, 0.5 * (lo + hi), new)
         scale = np.maximum(1.0, np.abs(ua))
         step = np.abs(new - ua)
-        done = (step <= STEP_TOL * scale) | (np.abs(h) <= noise)
+        quiet = np.abs(h) <= noise
+        done = (step <= STEP_TOL * scale) | quiet
         done |= ~outside & (step <= QUADRATIC_STEP * scale)
-        done |= (hi[active] - lo[active]) <= STEP_TOL * scale
-        u[active] = np.where(np.abs(h) <= noise, ua, new)
-        active = active[~done]
+        done |= (hi - lo) <= STEP_TOL * scale
+        ua = np.where(quiet, ua, new)
+        if done.all():
+            out[active] = ua
+            return out
+        if done.any():
+            out[active[done]] = ua[done]
+            keep = ~done
+            active, ua, lo, hi = active[keep], ua[keep], lo[keep], hi[keep]
+    out[active] = ua
+    u = out
     raise ConvergenceError(
         f"{what}: Newton iteration did not converge for {active.size} of {u.size} points "
         f"after {MAX_ITER} iterations; please report the inputs",
@@ -155,6 +165,9 @@ def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
 
 def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     """Core of :func:`solve` on validated 1-D arrays; returns ``(u, log_rho, dN, dT, sums)``."""
+    if N.size == 1:  # one point: the same iteration in Python floats, without numpy overhead
+        u = np.array([_solve_point(float(N[0]), float(T[0]), float(gamma[0]), table, M, sigma_u)])
+        return _finish(N, T, gamma, u, table, M, sigma_u)
     n = np.minimum(N, T)
     Delta = np.abs(N - T)
     rank = table.rank
@@ -184,12 +197,110 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
         return h, dh, noise
 
     u = _newton(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
+    return _finish(N, T, gamma, u, table, M, sigma_u)
+
+
+def _finish(N, T, gamma, u, table, M, sigma_u):
+    """``(u, log_rho, dN, dT, sums)`` at the root u (flat arrays)."""
+    Delta = np.abs(N - T)
+    log_gs = np.log(gamma) + log_mu_per_rho(M, sigma_u)
     sums = table.sums(u)
     dn = _delta(log_gs - u, Delta)
     dN = np.where(N <= T, dn, dn + Delta)
     dT = np.where(N <= T, dn + Delta, dn)
     log_rho = u - log_mu_per_rho(M, sigma_u)
     return u, log_rho, dN, dT, sums
+
+
+def _exp(x: float) -> float:
+    # numpy's exp, not math.exp: the scalar path must give the bits of the array path, and
+    # numpy may use its own (SIMD) implementation of exp and log.
+    return float(np.exp(x))
+
+
+def _log(x: float) -> float:
+    return float(np.log(x))
+
+
+def _newton_point(residual, u: float, lo: float, hi: float, what: str) -> float:
+    """:func:`_newton` for one point in Python floats, with the same operations in the same order."""
+    for _ in range(MAX_ITER):
+        h, dh, noise = residual(u)
+        if h > 0:
+            lo = u
+        else:
+            hi = u
+        new = u - h / dh if dh != 0 else math.nan
+        outside = not (lo < new < hi)
+        if outside:
+            new = 0.5 * (lo + hi)
+        scale = max(1.0, abs(u))
+        step = abs(new - u)
+        quiet = abs(h) <= noise
+        done = (step <= STEP_TOL * scale) or quiet
+        done = done or ((not outside) and step <= QUADRATIC_STEP * scale)
+        done = done or (hi - lo) <= STEP_TOL * scale
+        if not quiet:
+            u = new
+        if done:
+            return u
+    raise ConvergenceError(f"{what}: Newton iteration did not converge for 1 of 1 points "
+                           f"after {MAX_ITER} iterations; please report the inputs",
+                           count=1, u=np.array([u]))
+
+
+def _ridgeless_root_point(n: float, table) -> float:
+    """:func:`ridgeless_root` for one point (same bits)."""
+    rank = table.rank
+    hi = table.log_trace - _log(n)
+    lo = _log(rank - n) - table.log_inv_trace
+    use_f0 = n > 0.5 * rank
+    target = _log(rank - n) if use_f0 else _log(n)
+    noise = RESIDUAL_ULPS * _EPS
+
+    def residual(u):
+        ls = table.log_sums_point(u)
+        if use_f0:
+            return -(ls[1] - target), -_exp(ls[2] - ls[1]), noise
+        return ls[0] - target, -_exp(ls[2] - ls[0]), noise
+
+    return _newton_point(residual, hi, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
+
+
+def _delta_point(logq: float, Delta: float) -> float:
+    q = _exp(logq)
+    return 2.0 * q / (Delta + math.sqrt(Delta * Delta + 4.0 * q))
+
+
+def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float) -> float:
+    """The root u of :func:`solve_flat` for one point, bit for bit (Python floats)."""
+    n = min(N, T)
+    Delta = abs(N - T)
+    rank = table.rank
+    log_gs = _log(gamma) + log_mu_per_rho(M, sigma_u)
+    lo = log_gs - _log(N * T)
+    start = lo
+    if n < rank:
+        start = max(start, _ridgeless_root_point(n, table))
+    hi = max(table.log_trace + _log(2.0 / n), log_gs - _log(n * n / 16.0)) + 1.0
+    use_f0 = n > 0.5 * rank
+    ulps = RESIDUAL_ULPS * _EPS
+
+    def residual(u):
+        s = _np_exp_list(table.log_sums_point(u))
+        logq = log_gs - u
+        d = _delta_point(logq, Delta)
+        if use_f0:
+            base, terms = (rank - n) - s[1], abs(rank - n) + s[1]
+        else:
+            base, terms = s[0] - n, s[0] + n
+        return base + d, -s[2] - _exp(logq) / (2.0 * d + Delta), ulps * (terms + d)
+
+    return _newton_point(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
+
+
+def _np_exp_list(values: list) -> list:
+    return np.exp(np.array(values)).tolist()
 
 
 def _shape_out(x, shape):
