@@ -81,7 +81,8 @@ class OptimalRidge:
     :math:`L(\gamma) \approx L^* [1 + \tfrac{\kappa}{2} \log^2(\gamma/\gamma^*)]` nearby.
     Small :math:`\kappa` means gamma* is ill-determined: a loss within a relative
     :math:`\epsilon` of the minimum only fixes :math:`\log\gamma^*` to
-    :math:`\pm\sqrt{2\epsilon/\kappa}`. Accurate to about 1e-6 relative (central difference).
+    :math:`\pm\sqrt{2\epsilon/\kappa}`. A central difference: accurate to better than 1e-5
+    relative (measured <= 1.1e-6 against 60-digit references).
     NaN where gamma* = 0 (the minimum is not interior)."""
     gamma_lo: np.ndarray | float
     """Smallest ridge with loss <= (1 + LOSS_EXCESS) * loss, LOSS_EXCESS = 0.01; 0 when the
