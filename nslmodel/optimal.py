@@ -68,7 +68,8 @@ class OptimalRidge:
 
     gamma: np.ndarray | float
     """Optimal ridge gamma* (0 when the ridgeless limit is optimal, e.g. min(N, T) >= M
-    without label noise)."""
+    without label noise; inf when the loss decreases all the way to gamma -> infinity, e.g.
+    sigma_w = 0 with label noise, with ``loss`` its value beyond the spectrum)."""
     loss: np.ndarray | float
     """Expected test loss at gamma* (signal plus noise)."""
     rho: np.ndarray | float
