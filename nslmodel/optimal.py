@@ -273,11 +273,11 @@ def _optimal_flat(N, T, spec, kw):
     curvature = np.where(infinite, np.nan, curvature)
     if not np.all(np.isfinite(loss)):
         raise FloatingPointError("optimal_ridge produced a non-finite loss; please report the inputs")
-    gamma_lo, gamma_hi = _flat_interval(br, left, right, np.where(zero, left, u_star), loss, L0, zero | infinite, infinite)
+    gamma_lo, gamma_hi = _flat_interval(br, left, right, np.where(zero, left, u_star), loss, L0, zero, infinite)
     return gamma, loss, rho, d1, curvature, gamma_lo, gamma_hi
 
 
-def _flat_interval(br, left, right, u_star, loss, L0, at_left_or_inf, infinite):
+def _flat_interval(br, left, right, u_star, loss, L0, zero, infinite):
     """``gamma_lo, gamma_hi`` with ``L(gamma) = (1 + LOSS_EXCESS) L*`` on each side of u_star."""
     every = np.arange(u_star.size)
     with np.errstate(divide="ignore"):
@@ -292,7 +292,7 @@ def _flat_interval(br, left, right, u_star, loss, L0, at_left_or_inf, infinite):
     gamma_hi = np.full(u_star.size, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):  # L0 = L* = 0: NaN, never > 0
         lo_excess = np.log(L0) - log_level  # the ridgeless end (inf at N = T below the rank)
-    need = np.flatnonzero((lo_excess > 0) & ~at_left_or_inf)
+    need = np.flatnonzero((lo_excess > 0) & ~zero)
     if need.size:
         fa = np.minimum(excess(u_star[need], need), -0.0)
         u = _illinois(lambda x, i: -excess(x, need[i]), left[need], u_star[need],
