@@ -3,6 +3,9 @@
 #   make book        the main job: venv, execute every notebook (publication set), build the site
 #   make book-quick  the same with the quick parameter set (what the tests use)
 #   make test        the test suite (nbval, book build and browser check included; not `slow`)
+#   make lock        refresh requirements.lock (needs network; uv is installed into a scratch venv)
+#   make artifact    archive the built book for deposit (site, notebooks, lock, metadata, SHA256SUMS)
+#   make venv LOCKED=0  install from pyproject.toml's ranges instead of the lock (other platforms)
 #   make bench       the benchmarks in bench/
 #   make nbval-reference  store the quick-set outputs of '# NBVAL_CHECK_OUTPUT' cells in notebooks/
 #   make clean       remove build outputs (make distclean also removes .venv)
@@ -15,30 +18,70 @@ MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-EXTRAS := test,book,dask,plot
-# Re-install whenever pyproject.toml changes.
-STAMP := $(VENV)/.installed-$(EXTRAS)
+EXTRAS := test,book,dask,plot,dev
+# requirements.lock pins every package of those extras, with hashes, for Python 3.11 on Linux;
+# pip installs it (hash-checked) without any other tool. LOCKED=0 resolves pyproject's ranges.
+LOCK := requirements.lock
+LOCKED ?= 1
+UV_VERSION := 0.13.9
+PIP := $(VENV_PY) -m pip install --disable-pip-version-check --no-input --progress-bar off
+ifeq ($(LOCKED),1)
+INSTALL := $(PIP) --require-hashes -r $(LOCK) && $(PIP) --no-deps --no-build-isolation -e .
+STAMP := $(VENV)/.installed-locked
+STAMP_DEPS := pyproject.toml $(LOCK)
+else
+INSTALL := $(PIP) -e '.[$(EXTRAS)]'
+STAMP := $(VENV)/.installed-unlocked
+STAMP_DEPS := pyproject.toml
+endif
 PYTEST_ARGS ?=
 
-.PHONY: help venv test book book-quick bench nbval-reference clean distclean
+.PHONY: help venv lock artifact test book book-quick bench nbval-reference clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(STAMP_DEPS)
 	@test -n "$(PYTHON)" || { echo "error: python3.11 (or python3) not found on PATH" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); nslmodel needs >= 3.11 (set PYTHON=...)" >&2; exit 1; }
 	@start=$$SECONDS; \
 	if [ ! -x $(VENV_PY) ]; then echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi; \
-	echo "Installing nslmodel[$(EXTRAS)] into $(VENV) (log: $(VENV)/pip-install.log)"; \
-	if ! $(VENV_PY) -m pip install --disable-pip-version-check --no-input --progress-bar off \
-	    -e '.[$(EXTRAS)]' > $(VENV)/pip-install.log 2>&1; then \
+	echo "Installing nslmodel[$(EXTRAS)] into $(VENV), LOCKED=$(LOCKED) (log: $(VENV)/pip-install.log)"; \
+	if ! { $(INSTALL); } > $(VENV)/pip-install.log 2>&1; then \
 	  tail -n 40 $(VENV)/pip-install.log >&2; echo "error: pip install failed" >&2; exit 1; fi; \
 	rm -f $(VENV)/.installed-*; touch $@; \
 	echo "$(VENV) ready in $$((SECONDS - start)) s"
+
+lock:
+	@test -x $(VENV)/uv/bin/uv || { $(PYTHON) -m venv $(VENV)/uv && \
+	  $(VENV)/uv/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); }
+	$(VENV)/uv/bin/uv pip compile pyproject.toml --all-extras --generate-hashes --upgrade \
+	  --python-version 3.11 --python-platform linux --custom-compile-command "make lock" \
+	  --quiet -o $(LOCK)
+
+# The deposit: everything a reader needs to check and rerun this copy of the book. SITE and
+# FIGURES default to the outputs of `make book`; SOURCE_DATE_EPOCH (else the commit time)
+# dates every member, so the same inputs give the same archive.
+SITE ?= _build/html
+FIGURES ?= book/figures
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' nslmodel/__init__.py)
+ARTIFACT = _build/nslmodel-$(VERSION)-book.tar.gz
+artifact:
+	@test -f $(SITE)/index.html -a -f $(FIGURES)/provenance.json || { \
+	  echo "error: no built book in $(SITE) and $(FIGURES); run make book first" >&2; exit 1; }
+	@mkdir -p _build; stage=$$(mktemp -d _build/.artifact-XXXXXX); trap 'rm -rf "$$stage"' EXIT; \
+	dir=$$stage/nslmodel-$(VERSION)-book; mkdir -p $$dir/notebooks; \
+	cp -r $(SITE) $$dir/site; cp $(FIGURES)/*.ipynb $$dir/notebooks/; \
+	cp $(FIGURES)/provenance.json $(LOCK) CITATION.cff .zenodo.json $$dir/; \
+	(cd $$dir && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum > SHA256SUMS); \
+	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)}; \
+	tar --sort=name --mtime=@$$epoch --owner=0 --group=0 --numeric-owner -C $$stage \
+	  -cf - nslmodel-$(VERSION)-book | gzip -9n > $$stage/out.tar.gz; \
+	mv $$stage/out.tar.gz $(ARTIFACT); \
+	echo "$(ARTIFACT): $$(du -h $(ARTIFACT) | cut -f1), $$(wc -l < $$dir/SHA256SUMS) files"
 
 test: $(STAMP)
 	@start=$$SECONDS; rc=0; \
@@ -70,4 +113,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info dist
