@@ -1,18 +1,24 @@
-"""pyproject.toml and environment.yml must declare the same dependencies.
+"""pyproject.toml, environment.yml and requirements.lock must declare the same dependencies.
 
 The conda environment installs through pip, so every requirement of pyproject.toml (the core
 dependencies and every extra) must appear in environment.yml's pip list with the same extras
 and the same version specifiers, and nothing else may; the conda-level Python must satisfy
-``requires-python``.
+``requires-python``. requirements.lock must pin, with hashes, every requirement and everything
+it pulls in, within pyproject's specifiers. The version has one source.
 """
 
+import importlib.metadata
+import json
+import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
 # Conda-level entries that are not Python requirements of the package.
@@ -87,3 +93,128 @@ def test_conda_python_satisfies_requires_python():
         f"conda packages {others} are not checked against pyproject.toml; list them in the "
         "pip section instead"
     )
+
+
+# --------------------------------------------------------------------------- the lock
+
+LOCK = REPO / "requirements.lock"
+# A pin and its hashes: "name==version \" then "    --hash=sha256:..." lines.
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
+
+
+def _lock() -> dict[str, tuple[Version, int]]:
+    """Canonical name -> (pinned version, number of hashes), from requirements.lock."""
+    pins: dict[str, tuple[Version, int]] = {}
+    name = None
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        match = _PIN.match(line)
+        if match:
+            name = canonicalize_name(match.group(1))
+            assert name not in pins, f"requirements.lock pins {name} twice"
+            pins[name] = (Version(match.group(2)), 0)
+        elif line.strip().startswith("--hash=sha256:") and name is not None:
+            version, n = pins[name]
+            pins[name] = (version, n + 1)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            pytest.fail(f"requirements.lock: unexpected line {line!r}")
+    return pins
+
+
+def test_lock_pins_every_requirement_within_its_specifier():
+    pins = _lock()
+    unhashed = [n for n, (_, hashes) in pins.items() if hashes == 0]
+    assert not unhashed, f"pins without a hash (pip --require-hashes refuses them): {unhashed}"
+    project = _pyproject_requirements()
+    missing = sorted(set(project) - set(pins))
+    assert not missing, f"in pyproject.toml but not in requirements.lock (run make lock): {missing}"
+    outside = {n: (str(pins[n][0]), str(spec)) for n, (_, spec) in project.items()
+               if not spec.contains(pins[n][0], prereleases=True)}
+    assert not outside, f"locked versions outside pyproject's specifiers (run make lock): {outside}"
+
+
+def _requires(dist: str, extras: frozenset[str]) -> list[Requirement]:
+    """The requirements of an installed distribution that apply here, with those extras."""
+    reqs = []
+    for text in importlib.metadata.requires(dist) or []:
+        req = Requirement(text)
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in extras or {""}):
+            reqs.append(req)
+    return reqs
+
+
+def test_lock_is_closed_under_the_installed_dependencies():
+    """Every package that pyproject's requirements pull in, transitively, is pinned.
+
+    Walks the metadata of the installed distributions (markers evaluated for this Python and
+    platform, so for Python 3.11 on Linux as locked); a requirement added to pyproject.toml
+    without `make lock` shows up here even where its name is already in the lock.
+    """
+    pins = _lock()
+    todo = [Requirement(t) for t in _all_pyproject_texts()]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    unpinned = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        key = (name, frozenset(req.extras))
+        if key in seen or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(key)
+        if name not in pins:
+            unpinned.add(name)
+            continue
+        try:
+            todo += _requires(name, frozenset(req.extras))
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is locked but not installed; run make venv")
+    assert not unpinned, f"required but not in requirements.lock (run make lock): {sorted(unpinned)}"
+
+
+def _all_pyproject_texts() -> list[str]:
+    project = _pyproject()
+    return [*project.get("dependencies", []),
+            *(r for extra in project.get("optional-dependencies", {}).values() for r in extra)]
+
+
+def test_lock_targets_python_311_on_linux():
+    """The lock is compiled for the Python of environment.yml and of the README."""
+    conda, _ = _environment()
+    python = next(d for d in conda if d.startswith("python")).split("=", 1)[1].lstrip("=")
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert f"--python-version {python}" in makefile and "--python-platform linux" in makefile
+
+
+# --------------------------------------------------------------------------- one version
+
+
+def test_one_version_everywhere():
+    """pyproject takes the version from nslmodel.__version__; CITATION.cff, .zenodo.json and the
+    installed metadata agree with it (the cite page writes its entry from CITATION.cff)."""
+    import nslmodel
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "nslmodel.__version__"}
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text(encoding="utf-8"))
+    zenodo = json.loads((REPO / ".zenodo.json").read_text(encoding="utf-8"))
+    versions = {
+        "nslmodel.__version__": nslmodel.__version__,
+        "installed metadata": importlib.metadata.version("nslmodel"),
+        "CITATION.cff": str(cff["version"]),
+        ".zenodo.json": zenodo["version"],
+    }
+    assert len(set(versions.values())) == 1, versions
+
+
+def test_zenodo_metadata_matches_citation_file():
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text(encoding="utf-8"))
+    zenodo = json.loads((REPO / ".zenodo.json").read_text(encoding="utf-8"))
+    assert zenodo["title"] == cff["title"]
+    assert zenodo["description"] == " ".join(cff["abstract"].split())
+    assert zenodo["creators"] == [{"name": a["name"]} if "name" in a else
+                                  {"name": f"{a['family-names']}, {a['given-names']}"}
+                                  for a in cff["authors"]]
+    assert zenodo["license"] == cff["license"] == _pyproject()["license"]["text"]
+    paper = {r["identifier"]: r["relation"] for r in zenodo["related_identifiers"]}
+    assert paper.get("arXiv:2405.19398") == "isSupplementTo"
+    assert any(i["value"] == "arXiv:2405.19398" for i in cff["preferred-citation"]["identifiers"])
