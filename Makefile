@@ -78,7 +78,7 @@ artifact:
 	dir=$$stage/nslmodel-$(VERSION)-book; mkdir -p $$dir/notebooks; \
 	cp -r $(SITE) $$dir/site; cp $(FIGURES)/*.ipynb $$dir/notebooks/; \
 	cp $(FIGURES)/provenance.json $(LOCK) CITATION.cff .zenodo.json $$dir/; \
-	(cd $$dir && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum > SHA256SUMS); \
+	(cd $$dir && find . -type f ! -path ./SHA256SUMS -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum > SHA256SUMS); \
 	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)}; \
 	tar --sort=name --mtime=@$$epoch --owner=0 --group=0 --numeric-owner -C $$stage \
 	  -cf - nslmodel-$(VERSION)-book | gzip -9n > $$stage/out.tar.gz; \

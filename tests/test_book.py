@@ -441,3 +441,133 @@ def test_site_renders_in_headless_chromium(site, chromium_path):
     # the checks above must not pass vacuously
     assert n_images > 0, "the book shows no image"
     assert n_formulae > 0, "the book typeset no formula"
+
+
+# --------------------------------------------------------------------------- deposit, inline math
+
+
+def test_artifact_verifies_and_its_site_opens(book_tree, site, chromium_path, tmp_path):
+    """`make artifact` on the session's quick book: every checksum verifies, and the unpacked
+    site's index.html opens in Chromium with its images, MathJax and no failed request."""
+    from _browser import Chromium, SiteServer
+    from test_artifact import make_artifact, unpack_and_verify
+
+    res = make_artifact(book_tree)
+    assert res.returncode == 0, res.stdout + res.stderr
+    (archive,) = (book_tree / "_build").glob("nslmodel-*-book.tar.gz")
+    top = unpack_and_verify(archive, tmp_path)
+    unpacked = top / "site"
+    assert sorted(p.name for p in (top / "notebooks").glob("*.ipynb")) == sorted(
+        p.name for p in (book_tree / "book" / "figures").glob("*.ipynb"))
+    figure = next(f for f in _toc_files() if f.startswith("book/figures/"))
+    reports, failed, events = {}, [], []
+    with Chromium(chromium_path) as browser:
+        browser.open_page()
+        with SiteServer(unpacked) as server:
+            since = len(browser.events)
+            browser.navigate(f"{server.origin}/index.html")
+            # index.html redirects to the root page of the table of contents: wait for it
+            first = next(i for i, ev in enumerate(browser.events) if i >= since
+                         and ev.get("method") == "Page.loadEventFired")
+            browser.wait_event("Page.loadEventFired", first + 1)
+            landed = browser.evaluate("location.pathname")
+            reports["index.html"] = browser.evaluate(PAGE_CHECK_JS, timeout=90)
+            browser.navigate(f"{server.origin}/{figure}.html")  # a page with figures
+            reports[figure] = browser.evaluate(PAGE_CHECK_JS, timeout=90)
+            time.sleep(0.5)  # let late requests (fonts) reach the log
+            # the redirect stub index.html names no icon, so Chromium asks for the default
+            # /favicon.ico: a request of the browser's own, not a link of the site
+            failed = [s for s in server.requests if isinstance(s[1], int) and s[1] >= 400
+                      and s[0] != "/favicon.ico"]
+            seen = browser.events_since(since)
+    urls = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in seen
+            if e.get("method") == "Network.requestWillBeSent"}
+    # failed loads of the site's own files (MathJax's font probes load about:blank, which
+    # Chromium refuses as a font; that is no file of the site) and JavaScript exceptions
+    events = [e for e in seen if e.get("method") == "Runtime.exceptionThrown"
+              or (e.get("method") == "Network.loadingFailed"
+                  and urls.get(e["params"]["requestId"], "").startswith(server.origin))]
+    assert landed == f"/{_toc_files()[0]}.html", landed
+    assert reports[figure]["images"], f"{figure} shows no image"
+    for page, report in reports.items():
+        assert all(im["ok"] for im in report["images"]), (page, report["images"])
+        if report["math"]:
+            mj = report["mathjax"]
+            assert mj and mj["jax"] and not mj["untypeset"] and not mj["texErrors"], (page, mj)
+    assert not failed, failed
+    assert not events, events[:5]
+
+
+# Finds an inline formula that is one capital letter in a paragraph of text, puts the same
+# letter in the text's font right after it and a zero-height box on the baseline before it.
+INLINE_MATH_JS = r"""
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  while (!(window.MathJax && MathJax.isReady)) await sleep(50);
+  await new Promise(r => MathJax.Hub.Queue(r));
+  const host = Array.from(document.querySelectorAll('p > span.math')).find(el => {
+    const tex = el.querySelector('script[type^="math/tex"]');
+    return tex && /^[A-Z]$/.test(tex.textContent.trim()) && !el.closest('table');
+  });
+  if (!host) return null;
+  const letter = host.querySelector('script').textContent.trim();
+  host.scrollIntoView({block: 'center'});
+  const ref = document.createElement('span');
+  ref.textContent = letter;
+  const probe = document.createElement('span');
+  probe.style.cssText = 'display:inline-block;width:0;height:0';
+  host.after(ref);
+  host.before(probe);
+  await sleep(200);
+  const box = el => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const style = getComputedStyle(host.parentElement);
+  return {letter, formula: box(host.querySelector('.MathJax')), text: box(ref),
+          baseline: probe.getBoundingClientRect().bottom, scale: devicePixelRatio,
+          lineHeight: parseFloat(style.lineHeight), fontSize: parseFloat(style.fontSize)};
+})()
+"""
+
+
+def _ink_rows(image, box, scale: float, pad: int) -> tuple[int, int]:
+    """First and one-past-last pixel row with ink (darker than mid-grey) inside `box`'s columns."""
+    import numpy as np
+
+    left, top, right, bottom = (round(v * scale) for v in box)
+    gray = np.asarray(image.convert("L"), dtype=float)[top - pad:bottom + pad, left:right]
+    rows = np.flatnonzero((gray < 128).any(axis=1))
+    assert rows.size, f"no ink in the screenshot at {box}"
+    return top - pad + rows[0], top - pad + rows[-1] + 1
+
+
+def test_inline_math_sits_on_the_baseline_at_the_text_size(site, chromium_path):
+    """A screenshot of one inline formula (a single capital, e.g. $M$) next to the same
+    capital set in the text's font: the formula's ink ends on the text's baseline and is as
+    tall as the text's capital, not raised and enlarged (the MathJax 2 + theme defect)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from _browser import Chromium, SiteServer
+
+    with Chromium(chromium_path) as browser:
+        browser.open_page()
+        with SiteServer(site) as server:
+            browser.navigate(f"{server.origin}/book/model.html")
+            m = browser.evaluate(INLINE_MATH_JS, timeout=90)
+            assert m is not None, "book/model.html has no inline formula of one capital letter"
+            shot = browser.send("Page.captureScreenshot", {"format": "png"},
+                                session=browser.session)
+    image = Image.open(io.BytesIO(base64.b64decode(shot["data"])))
+    pad = 2  # rows around each element's own box: antialiasing may spill past it
+    f_top, f_bottom = _ink_rows(image, m["formula"], m["scale"], pad)
+    t_top, t_bottom = _ink_rows(image, m["text"], m["scale"], pad)
+    baseline = round(m["baseline"] * m["scale"])
+    # One device pixel: glyph outlines are rounded to the pixel grid and antialiased, so the
+    # first/last row darker than mid-grey can move by one row between two fonts.
+    assert abs(t_bottom - baseline) <= 1, (t_bottom, baseline)  # the probe is on the baseline
+    assert abs(f_bottom - baseline) <= 1, (
+        f"inline ${m['letter']}$ ends {baseline - f_bottom} px above the baseline")
+    assert abs((f_bottom - f_top) - (t_bottom - t_top)) <= 1, (
+        f"inline ${m['letter']}$ is {f_bottom - f_top} px tall, the text's "
+        f"{m['letter']} {t_bottom - t_top} px (line height {m['lineHeight']} px)")
