@@ -108,9 +108,6 @@ def test_wheel_works_in_a_clean_venv(dist, tmp_path):
     # run from an empty directory so that the repository is not on the path
     here = tmp_path / "elsewhere"
     here.mkdir()
-    res = _run([venv / "bin" / "nslmodel", "--version"], cwd=here)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert nslmodel.__version__ in res.stdout
     probe = (
         "import pathlib, nslmodel, nslmodel.plotting as p, matplotlib.style as s\n"
         "print(nslmodel.__version__); print(pathlib.Path(nslmodel.__file__).parent)\n"
@@ -123,6 +120,9 @@ def test_wheel_works_in_a_clean_venv(dist, tmp_path):
     site = (venv / "lib").resolve()
     assert site in Path(package).resolve().parents, f"imported from {package}, not the venv"
     assert Path(style).resolve().is_file() and site in Path(style).resolve().parents, style
+    res = _run([venv / "bin" / "nslmodel", "--version"], cwd=here)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert nslmodel.__version__ in res.stdout
 
 
 def _wheel_requirements(wheel: Path) -> list[str]:
