@@ -15,6 +15,7 @@ import importlib.metadata
 import os
 import re
 import subprocess
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -95,8 +96,10 @@ class SoftwareBibtex(SphinxDirective):
             fields = {"author": authors, "title": cfg.html_title, "year": cfg.copyright,
                       "url": c["book_url"], "note": f"Jupyter Book built with nslmodel "
                       f"{c['version']} at commit {c['commit']}"}
-            kind, key = "book", "nslmodel_book"
-        lines = [f"  {k:<8}= {{{v}}}," for k, v in fields.items() if v]
+            kind, key = "misc", "nslmodel_book"
+        lines = [textwrap.fill(f"  {k:<8}= {{{v}}},", 88, subsequent_indent=" " * 14,
+                               break_long_words=False, break_on_hyphens=False)
+                 for k, v in fields.items() if v]
         text = "\n".join([f"@{kind}{{{key},", *lines, "}"])
         return [nodes.literal_block(text, text, language="bibtex")]
 
