@@ -42,6 +42,26 @@ Scale of U
 The exact path draws U with unit variance and uses :math:`\gamma' = \gamma M/\sigma_u^2`: A is
 unchanged under :math:`U \to cU`, :math:`\gamma \to c^2\gamma`. The sampled path scales U and
 uses :math:`\gamma` as given, so the two paths also check this identity against each other.
+
+A fixed teacher and inputs from a data matrix
+---------------------------------------------
+With a fixed teacher :math:`W` (not averaged) and noiseless training labels :math:`y_0`
+(:math:`y_0 = Wx`, or given targets), the test average of Eq. 19 is
+
+.. math::
+    L = \tfrac12\Big(\operatorname{tr}[W\Lambda W^\top] + \overline{r^2}
+        - 2\operatorname{tr}[y_0 A \Lambda W^\top] + \operatorname{tr}[A\Lambda A^\top y_0^\top y_0]\Big)
+        + \frac{C\sigma_\varepsilon^2}{2}\operatorname{tr}[A\Lambda A^\top],
+
+the isotropic form with :math:`U\Lambda x` replaced by :math:`(U\Lambda W^\top)\,y_0`,
+:math:`x^\top x` by :math:`y_0^\top y_0` (both of rank C) and
+:math:`\frac{\sigma_w^2}{M}\operatorname{tr}\Lambda` by :math:`\operatorname{tr}[W\Lambda W^\top]`.
+:math:`\overline{r^2}` is the mean square of the part of given targets that is not linear in
+x (orthogonal to x under the data distribution, so it only adds to the test loss). Inputs from a
+data matrix are its rows drawn uniformly with replacement, i.e. i.i.d. from the empirical
+distribution; its columns must be the coordinates in the eigenbasis of its second-moment matrix
+(``lam`` the eigenvalues), so that the test average above holds with a diagonal
+:math:`\Lambda`. A Gaussian U is rotation invariant, so this loses no generality.
 """
 
 from __future__ import annotations
@@ -121,6 +141,14 @@ class Plan:
     method: str
     T_test: tuple  # test-set size per pair (sampled method only)
     shared: bool  # exact method: one set of moments from the largest draw for all pairs
+    teacher: np.ndarray | None = None  # fixed teacher W (C x M), or None to average over W
+    inputs: np.ndarray | None = None  # data rows (n x M) in the eigenbasis, or None for Gaussian x
+    targets: np.ndarray | None = None  # labels of the data rows (n x C), or None for y = W x
+    residual: float = 0.0  # mean square of targets beyond their linear part
+
+    @property
+    def fixed_teacher(self) -> bool:
+        return self.teacher is not None
 
     @property
     def M(self) -> int:
@@ -316,6 +344,14 @@ def traces_eigen(red: Reduced, gammas: np.ndarray, noise: bool):
     return t1, t2, tn
 
 
+def teacher_moments(U, xt, yt, W, lam, sqrt_lam):
+    """The moments of a fixed teacher: φ, (UΛWᵀ) y0, UΛUᵀ and y0ᵀy0 (``yt`` is y0ᵀ, T x C)."""
+    phi = U @ xt.T
+    v = (U * lam) @ W.T
+    Ul = U * sqrt_lam
+    return phi, v @ yt.T, Ul @ Ul.T, yt @ yt.T
+
+
 def losses_exact(plan: Plan, red: Reduced, gammas: np.ndarray) -> np.ndarray:
     """Eq. 19 averaged over W, x̂ and ε at the ridges ``gammas`` (book/model.md)."""
     g = gammas * (plan.M / plan.sigma_u**2)  # U was drawn with unit variance
@@ -332,7 +368,10 @@ def losses_exact(plan: Plan, red: Reduced, gammas: np.ndarray) -> np.ndarray:
             pass  # numerically singular: the eigen path below handles it
     if t1 is None:
         t1, t2, tn = traces_eigen(red, g, noise)
-    signal = plan.C * plan.sigma_w**2 / (2 * plan.M) * (plan.trace - 2 * t1 + t2)
+    if plan.fixed_teacher:  # plan.trace is tr[W Λ Wᵀ] + mean r² there
+        signal = 0.5 * (plan.trace - 2 * t1 + t2)
+    else:
+        signal = plan.C * plan.sigma_w**2 / (2 * plan.M) * (plan.trace - 2 * t1 + t2)
     return np.atleast_1d(signal + plan.C * plan.sigma_eps**2 / 2 * tn)
 
 
@@ -354,9 +393,15 @@ def trial_generators(seq: np.random.SeedSequence) -> list[np.random.Generator]:
     ]
 
 
-def _exact_trial(plan: Plan, U, xt, sqrt_lam) -> np.ndarray:
+def _exact_trial(plan: Plan, U, xt, yt, sqrt_lam) -> np.ndarray:
     out = []
-    if plan.shared:
+    if plan.fixed_teacher:
+        # Rank-C partners: one set of moments from the largest draw serves every pair.
+        phi, ULx, K, X = teacher_moments(U, xt, yt, plan.teacher, plan.lam, sqrt_lam)
+        for (N, T), g in zip(plan.pairs, plan.gammas):
+            red = reduce_from_moments(phi[:N, :T], ULx[:N, :T], K[:N, :N], X[:T, :T])
+            out.append(losses_exact(plan, red, g))
+    elif plan.shared:
         phi, ULx, K, X = moments(U, xt, plan.lam, sqrt_lam)
         for (N, T), g in zip(plan.pairs, plan.gammas):
             red = reduce_from_moments(phi[:N, :T], ULx[:N, :T], K[:N, :N], X[:T, :T])
@@ -367,18 +412,21 @@ def _exact_trial(plan: Plan, U, xt, sqrt_lam) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _sampled_trial(plan: Plan, U, xt, gens, sqrt_lam) -> np.ndarray:
+def _sampled_trial(plan: Plan, U, xt, yt, gens, sqrt_lam) -> np.ndarray:
     # Eq. 19 literally: draw the teacher, the test set and the label noise too.
     M = plan.M
     U *= plan.sigma_u / np.sqrt(M)
-    W = gens[2].standard_normal((plan.C, M))
-    W *= plan.sigma_w / np.sqrt(M)
-    xht = gens[3].standard_normal((max(plan.T_test), M))
-    xht *= sqrt_lam
+    if plan.fixed_teacher:
+        W = plan.teacher
+    else:
+        W = gens[2].standard_normal((plan.C, M))
+        W *= plan.sigma_w / np.sqrt(M)
+    xht, yht_all = draw_inputs(plan, gens[3], max(plan.T_test), sqrt_lam)
     eps_t = gens[4].standard_normal((plan.T_max, plan.C))
     eps_t *= plan.sigma_eps
-    yt_all = xt @ W.T + eps_t  # training labels, transposed (T x C)
-    yht_all = xht @ W.T  # test labels, transposed
+    yt_all = (xt @ W.T if yt is None else yt) + eps_t  # training labels, transposed (T x C)
+    if yht_all is None:
+        yht_all = xht @ W.T  # test labels, transposed
     out = []
     for (N, T), gammas, Tt in zip(plan.pairs, plan.gammas, plan.T_test):
         phi = U[:N] @ xt[:T].T
@@ -399,16 +447,30 @@ def _sampled_trial(plan: Plan, U, xt, gens, sqrt_lam) -> np.ndarray:
     return np.asarray(out)
 
 
+def draw_inputs(plan: Plan, gen: np.random.Generator, T: int, sqrt_lam):
+    """T inputs as rows (T x M) and their given targets (T x C, or None for y = W x).
+
+    Gaussian with covariance Λ, or rows of the data matrix drawn uniformly with replacement.
+    """
+    if plan.inputs is None:
+        xt = gen.standard_normal((T, plan.M))
+        xt *= sqrt_lam
+        return xt, None
+    idx = gen.integers(plan.inputs.shape[0], size=T)
+    return plan.inputs[idx], (None if plan.targets is None else plan.targets[idx])
+
+
 def one_trial(plan: Plan, seq: np.random.SeedSequence) -> np.ndarray:
     """The losses of one trial at every grid point of the plan (length ``plan.n_points``)."""
     gens = trial_generators(seq)
     sqrt_lam = np.sqrt(plan.lam)
     U = gens[0].standard_normal((plan.N_max, plan.M))
-    xt = gens[1].standard_normal((plan.T_max, plan.M))
-    xt *= sqrt_lam  # rows are the training samples: xt = xᵀ
+    xt, yt = draw_inputs(plan, gens[1], plan.T_max, sqrt_lam)  # rows are the samples: xt = xᵀ
     if plan.method == "exact":
-        return _exact_trial(plan, U, xt, sqrt_lam)
-    return _sampled_trial(plan, U, xt, gens, sqrt_lam)
+        if plan.fixed_teacher and yt is None:
+            yt = xt @ plan.teacher.T
+        return _exact_trial(plan, U, xt, yt, sqrt_lam)
+    return _sampled_trial(plan, U, xt, yt, gens, sqrt_lam)
 
 
 def run_trials(plan: Plan, seqs) -> np.ndarray:

@@ -326,9 +326,56 @@ def _warn_ridgeless_n_equals_t(N, T, gamma):
         )
 
 
+# Data inputs must be in the eigenbasis of their own second-moment matrix: each column's mean
+# square equals its eigenvalue to this relative accuracy (an eigendecomposition in float64 gives
+# ~1e-13 of the largest eigenvalue; 1e-8 catches a wrong basis or scale, not rounding).
+INPUTS_RTOL = 1e-8
+
+
+def _data_fields(teacher, inputs, targets, lam, C, sigma_w) -> dict:
+    """Plan fields for a fixed teacher and data inputs; ``trace`` is tr[W Λ Wᵀ] + mean r²."""
+    out = {}
+    M = lam.size
+    if inputs is not None:
+        X = np.asarray(inputs, dtype=float)
+        if X.ndim != 2 or X.shape[1] != M or X.shape[0] < 1 or not np.all(np.isfinite(X)):
+            raise ValueError(f"inputs must be a finite (n, M = {M}) data matrix; got shape {X.shape}")
+        ms = np.mean(X * X, axis=0)
+        if np.max(np.abs(ms - lam)) > INPUTS_RTOL * float(np.max(lam)):
+            raise ValueError(
+                "inputs must be in the eigenbasis of their second-moment matrix with the "
+                "spectrum's eigenvalues (column mean squares = eigenvalues); use "
+                "nslmodel.data.empirical(X) to obtain both"
+            )
+        out["inputs"] = np.ascontiguousarray(X)
+    if targets is not None:
+        if inputs is None or teacher is not None:
+            raise ValueError("targets needs inputs (the rows they label) and excludes teacher")
+        Y = np.asarray(targets, dtype=float).reshape(out["inputs"].shape[0], -1)
+        if Y.shape[1] != C or not np.all(np.isfinite(Y)):
+            raise ValueError(f"targets must be finite, of shape (n,) or (n, C = {C}); got {np.shape(targets)}")
+        X = out["inputs"]
+        pos = lam > 0
+        W = np.zeros((C, M))
+        W[:, pos] = (Y.T @ X[:, pos]) / X.shape[0] / lam[pos]
+        out["targets"] = np.ascontiguousarray(Y)
+        out["residual"] = max(0.0, float(np.mean(np.sum(Y * Y, axis=1))) - float(np.sum(W * W * lam)))
+        teacher = W
+    if teacher is not None:
+        W = np.atleast_2d(np.asarray(teacher, dtype=float))
+        if W.shape != (C, M) or not np.all(np.isfinite(W)):
+            raise ValueError(f"teacher must be a finite (C = {C}, M = {M}) array of weights; got shape {W.shape}")
+        if sigma_w != 1.0:
+            raise ValueError(f"sigma_w is not used with a fixed teacher (W sets the scale); got sigma_w={sigma_w!r}")
+        out["teacher"] = np.ascontiguousarray(W)
+        out["trace"] = float(math.fsum(np.sum(W * W, axis=0) * lam)) + out.get("residual", 0.0)
+    return out
+
+
 def simulate_sweep(
     N, T, gamma, spectrum, *, trials, seed, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1,
     method="exact", T_test=None, executor=None, progress=None, memory_limit=None,
+    teacher=None, inputs=None, targets=None,
 ) -> SweepResult:
     r"""Simulate :math:`\langle L\rangle` on a grid of (N, T, gamma) with shared draws.
 
@@ -362,6 +409,19 @@ def simulate_sweep(
         seconds and standard error is a terminal.
     memory_limit : float, optional
         Bytes the run may use; default half the physical memory.
+    teacher : array_like, shape (C, M) or (M,), optional
+        A fixed teacher W (not averaged; its scale is W itself, so ``sigma_w`` must stay at its
+        default). Compare with :func:`nslmodel.teacher.teacher_loss` on
+        :math:`\beta_I^2 = \sum_c W_{cI}^2\lambda_I`. Default: average over the isotropic teacher.
+    inputs : array_like, shape (n, M), optional
+        A data matrix whose rows are drawn, uniformly with replacement, as the training (and,
+        sampled method, test) inputs instead of Gaussian ones. Its columns must be coordinates in
+        the eigenbasis of its second-moment matrix with the eigenvalues of ``spectrum``:
+        :func:`nslmodel.data.empirical` returns such a pair.
+    targets : array_like, shape (n,) or (n, C), optional
+        Labels of the rows of ``inputs`` (needs ``inputs``; excludes ``teacher``). The teacher is
+        then their least-squares linear part :math:`W^*_{cI} = \overline{y_c x_I}/\lambda_I` and
+        the rest, orthogonal to x, adds its mean square to the test loss (:mod:`nslmodel._simkernel`).
 
     Returns
     -------
@@ -407,9 +467,11 @@ def simulate_sweep(
         spec.M, pairs, gammas, trials, executor, memory_limit, method=method, T_test=t_test, C=C, shared=shared
     )
     lam = np.asarray(spec.eigenvalues, dtype=float)
+    data = _data_fields(teacher, inputs, targets, lam, C, sigma_w)
     plan = _simkernel.Plan(
-        lam=lam, trace=float(math.fsum(lam)), pairs=tuple(pairs), gammas=tuple(gammas), sigma_u=sigma_u,
-        sigma_w=sigma_w, sigma_eps=sigma_eps, C=C, method=method, T_test=t_test, shared=shared,
+        lam=lam, trace=data.pop("trace", float(math.fsum(lam))), pairs=tuple(pairs), gammas=tuple(gammas),
+        sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C, method=method, T_test=t_test,
+        shared=shared, **data,
     )
     raw = _run(plan, trials, seq, executor, progress)
     if not np.all(np.isfinite(raw)):
@@ -434,6 +496,7 @@ def simulate_sweep(
 def simulate_loss(
     N, T, gamma, spectrum, *, trials, seed, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1,
     method="exact", T_test=None, executor=None, progress=None, memory_limit=None,
+    teacher=None, inputs=None, targets=None,
 ) -> SimulationResult:
     r"""Simulate the expected test loss :math:`\langle L\rangle` at one (N, T, gamma).
 
@@ -449,6 +512,8 @@ def simulate_loss(
         Ridge parameter, ``>= 0``; 0 is the ridgeless (minimum-norm) solution.
     spectrum, trials, seed, sigma_u, sigma_w, sigma_eps, C, method, T_test, executor, progress, memory_limit
         As in :func:`simulate_sweep`.
+    teacher, inputs, targets
+        A fixed teacher and data inputs, as in :func:`simulate_sweep`.
 
     Returns
     -------
@@ -479,7 +544,7 @@ def simulate_loss(
     sw = simulate_sweep(
         N, T, gamma, spectrum, trials=trials, seed=seed, sigma_u=sigma_u, sigma_w=sigma_w,
         sigma_eps=sigma_eps, C=C, method=method, T_test=T_test, executor=executor,
-        progress=progress, memory_limit=memory_limit,
+        progress=progress, memory_limit=memory_limit, teacher=teacher, inputs=inputs, targets=targets,
     )
     return SimulationResult(
         mean=float(sw.mean), sem=float(sw.sem), samples=sw.samples.reshape(-1), trials=sw.trials,
