@@ -1,0 +1,242 @@
+r"""Real data for the model: empirical spectra, teacher powers and power-law fits.
+
+The theory needs a latent spectrum :math:`\lambda_I` and, for a given target, its power
+:math:`\beta_I^2` per latent direction (:mod:`nslmodel.teacher`). For a data matrix X (n samples
+as rows) both come from the eigendecomposition of the centred second-moment matrix
+:math:`\Sigma = X_c^\top X_c / n = V\,\mathrm{diag}(\lambda)\,V^\top`: the coordinates
+:math:`Z = X_c V` have :math:`\overline{Z_I Z_J} = \lambda_I\delta_{IJ}` exactly (up to rounding),
+so the rows of Z drawn with replacement are i.i.d. inputs with a diagonal covariance, as the
+model assumes (apart from their non-Gaussian distribution). A target y has the least-squares
+linear part :math:`W^*_{cI} = \overline{y_c Z_I}/\lambda_I`, hence
+
+.. math::
+    \beta_I^2 = \sum_c W^{*2}_{cI}\lambda_I = \sum_c \overline{y_c Z_I}^2/\lambda_I,
+    \qquad \overline{r^2} = \overline{|y|^2} - \sum_I\beta_I^2,
+
+where the residual r is orthogonal to every :math:`Z_I`. The data sets are those that ship with
+scikit-learn (no download): patches of the two photographs of ``load_sample_images`` and the
+8 x 8 digits of ``load_digits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spectra import Spectrum
+
+__all__ = [
+    "EmpiricalData",
+    "TargetPower",
+    "PowerLawFit",
+    "empirical",
+    "target_power",
+    "target_loss",
+    "patches",
+    "sample_image_patches",
+    "digits",
+    "fit_power_law",
+]
+
+# Eigenvalues of a float64 second-moment matrix carry absolute errors of ~M eps lambda_max;
+# below that they are rounding noise and are set to zero (the directions then carry no variance).
+EIG_RANK_ULPS = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalData:
+    """A data matrix in the eigenbasis of its centred second-moment matrix."""
+
+    eigenvalues: np.ndarray
+    r"""Eigenvalues :math:`\lambda_I`, descending (I = 1..M), zeros below rounding level."""
+    inputs: np.ndarray
+    """Centred rows in the eigenbasis, ``(X - mean) @ basis``, shape (n, M)."""
+    basis: np.ndarray
+    """Eigenvectors as columns, shape (M, M)."""
+    mean: np.ndarray
+    """The row mean that was removed, shape (M,)."""
+
+    @property
+    def spectrum(self) -> Spectrum:
+        """The eigenvalues as a :class:`nslmodel.Spectrum`."""
+        return Spectrum(self.eigenvalues)
+
+
+@dataclass(frozen=True, eq=False)
+class TargetPower:
+    """A target's power per latent direction and its non-linear remainder."""
+
+    beta2: np.ndarray
+    r""":math:`\beta_I^2` of the least-squares linear part, shape (M,)."""
+    residual: float
+    r""":math:`\overline{r^2}`: mean square of the part orthogonal to the inputs (summed over c)."""
+    W: np.ndarray
+    """The linear teacher in the eigenbasis, shape (C, M)."""
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    r"""A fit :math:`\lambda_I \approx \lambda_+ I^{-(1+\alpha)}` over ``lo <= I <= hi``."""
+
+    alpha: float
+    """Exponent alpha (the slope on log-log is -(1 + alpha))."""
+    alpha_spread: float
+    """Largest change of alpha when fitted on the lower or the upper half (in log I) of the range."""
+    lam_plus: float
+    """Amplitude of the fitted line at I = 1."""
+    lo: int
+    """First index of the range of validity (1-based)."""
+    hi: int
+    """Last index of the range of validity (1-based)."""
+    max_log_residual: float
+    """Largest |log lambda_I - fit| over the range (natural log)."""
+
+
+def empirical(X) -> EmpiricalData:
+    r"""Centre X (n x M), diagonalise :math:`X_c^\top X_c/n` and rotate the rows into its eigenbasis."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X must be a finite (n >= 2, M >= 1) data matrix; got shape {X.shape}")
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    lam, V = np.linalg.eigh(Xc.T @ Xc / X.shape[0])
+    lam, V = lam[::-1], V[:, ::-1]
+    floor = EIG_RANK_ULPS * X.shape[1] * np.finfo(float).eps * max(float(lam[0]), 0.0)
+    lam = np.where(lam > floor, lam, 0.0)
+    if not np.any(lam > 0):
+        raise ValueError("X has no variance (all rows equal)")
+    Z = Xc @ V
+    # Rounding leaves column mean squares ~M eps lam_max away from lam; use the exact second
+    # moments of Z as the spectrum so that the pair is consistent to the last bit.
+    ms = np.mean(Z * Z, axis=0)
+    lam = np.where(lam > 0, ms, 0.0)
+    return EmpiricalData(eigenvalues=lam, inputs=Z, basis=V, mean=mean)
+
+
+def target_power(data: EmpiricalData, y) -> TargetPower:
+    r""":math:`\beta_I^2` and :math:`\overline{r^2}` of a target y (n,) or (n, C), centred first."""
+    Z = data.inputs
+    Y = np.asarray(y, dtype=float).reshape(Z.shape[0], -1)
+    Y = Y - Y.mean(axis=0)
+    lam = data.eigenvalues
+    pos = lam > 0
+    W = np.zeros((Y.shape[1], lam.size))
+    W[:, pos] = (Y.T @ Z[:, pos]) / Z.shape[0] / lam[pos]
+    beta2 = np.sum(W * W, axis=0) * lam
+    residual = max(0.0, float(np.mean(np.sum(Y * Y, axis=1)) - np.sum(beta2)))
+    return TargetPower(beta2=beta2, residual=residual, W=W)
+
+
+def target_loss(N, T, gamma, data: EmpiricalData, target: TargetPower, *, sigma_u=1.0):
+    r"""Predicted test loss for a real target: given-teacher theory plus the remainder.
+
+    The remainder r acts as label noise of variance :math:`\overline{r^2}/C` per component in
+    training (the Gaussian-equivalence reading) and adds :math:`\overline{r^2}/2` at test:
+
+    .. math::
+        L = L_{\beta}(N, T, \gamma;\ \sigma_\varepsilon^2 = \overline{r^2}/C) + \overline{r^2}/2 .
+
+    ``gamma = 0`` gives the ridgeless limit.
+    """
+    from .teacher import teacher_loss, teacher_ridgeless_loss
+
+    C = target.W.shape[0]
+    eps = float(np.sqrt(target.residual / C))
+    if np.all(np.asarray(gamma) == 0):
+        base = teacher_ridgeless_loss(N, T, data.spectrum, target.beta2, sigma_u=sigma_u, sigma_eps=eps, C=C)
+    else:
+        base = teacher_loss(N, T, gamma, data.spectrum, target.beta2, sigma_u=sigma_u, sigma_eps=eps, C=C)
+    return base + 0.5 * target.residual
+
+
+def patches(images, k: int, *, stride: int | None = None) -> np.ndarray:
+    """All k x k patches (rows of length k*k, grey levels in [0, 1]) of a list of images.
+
+    Colour images (H x W x 3, uint8) are converted to grey by the mean of the channels.
+    ``stride`` defaults to k (non-overlapping patches).
+    """
+    k = int(k)
+    stride = k if stride is None else int(stride)
+    if k < 1 or stride < 1:
+        raise ValueError(f"k and stride must be integers >= 1; got k={k}, stride={stride}")
+    rows = []
+    for img in images:
+        a = np.asarray(img, dtype=float)
+        if a.ndim == 3:
+            a = a.mean(axis=2)
+        a = a / 255.0
+        win = np.lib.stride_tricks.sliding_window_view(a, (k, k))[::stride, ::stride]
+        rows.append(win.reshape(-1, k * k))
+    return np.concatenate(rows)
+
+
+def sample_image_patches(k: int, *, stride: int | None = None) -> np.ndarray:
+    """k x k grey patches of the two photographs of ``sklearn.datasets.load_sample_images``."""
+    from sklearn.datasets import load_sample_images
+
+    return patches(load_sample_images().images, k, stride=stride)
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 8 x 8 digits of ``sklearn.datasets.load_digits``: (X of shape (1797, 64), labels)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return np.asarray(d.data, dtype=float), np.asarray(d.target)
+
+
+def _line(logI, logl):
+    A = np.stack([np.ones_like(logI), logI], axis=1)
+    coef = np.linalg.lstsq(A, logl, rcond=None)[0]
+    return coef, logl - A @ coef
+
+
+def fit_power_law(eigenvalues, *, tol=0.1, min_decades=0.5, grid=40) -> PowerLawFit:
+    r"""Fit :math:`\log\lambda_I = \log\lambda_+ - (1+\alpha)\log I` over its widest valid range.
+
+    The range of validity is the widest window :math:`[lo, hi]` (in :math:`\log I`, endpoints on
+    a geometric grid of ``grid`` indices) over which the least-squares line stays within ``tol``
+    of every :math:`\log\lambda_I` (natural log: 0.1 is 10%). Only positive eigenvalues are used.
+
+    Parameters
+    ----------
+    eigenvalues : array_like
+        Descending eigenvalues (index I = 1..M).
+    tol : float
+        Largest allowed |residual| in natural log.
+    min_decades : float
+        Smallest window, in decades of I.
+    grid : int
+        Number of candidate endpoints.
+    """
+    lam = np.asarray(eigenvalues, dtype=float)
+    lam = lam[lam > 0]
+    if lam.size < 4:
+        raise ValueError(f"need at least 4 positive eigenvalues to fit a power law; got {lam.size}")
+    logI = np.log(np.arange(1, lam.size + 1, dtype=float))
+    logl = np.log(lam)
+    ends = np.unique(np.round(np.geomspace(1, lam.size, grid)).astype(int))
+    best = None
+    for i in ends:
+        for j in ends[ends >= i * 10**min_decades]:
+            sl = slice(i - 1, j)
+            coef, res = _line(logI[sl], logl[sl])
+            width = logI[j - 1] - logI[i - 1]
+            if np.max(np.abs(res)) <= tol and (best is None or width > best[0]):
+                best = (width, i, j, coef, float(np.max(np.abs(res))))
+    if best is None:
+        raise ValueError(
+            f"no window of at least {min_decades} decades fits a power law within tol={tol}; "
+            "raise tol or lower min_decades"
+        )
+    _, i, j, coef, mres = best
+    alpha = -coef[1] - 1.0
+    mid = 0.5 * (logI[i - 1] + logI[j - 1])
+    halves = []
+    for mask in (logI[i - 1:j] <= mid, logI[i - 1:j] >= mid):
+        if mask.sum() >= 2:
+            halves.append(-_line(logI[i - 1:j][mask], logl[i - 1:j][mask])[0][1] - 1.0)
+    spread = max(abs(h - alpha) for h in halves) if halves else 0.0
+    return PowerLawFit(alpha=float(alpha), alpha_spread=float(spread), lam_plus=float(np.exp(coef[0])),
+                       lo=int(i), hi=int(j), max_log_residual=mres)
