@@ -37,6 +37,8 @@ __all__ = [
     "sample_image_patches",
     "digits",
     "fit_power_law",
+    "CurveComparison",
+    "compare_learning_curve",
 ]
 
 # Eigenvalues of a float64 second-moment matrix carry absolute errors of ~M eps lambda_max;
@@ -240,3 +242,59 @@ def fit_power_law(eigenvalues, *, tol=0.1, min_decades=0.5, grid=40) -> PowerLaw
     spread = max(abs(h - alpha) for h in halves) if halves else 0.0
     return PowerLawFit(alpha=float(alpha), alpha_spread=float(spread), lam_plus=float(np.exp(coef[0])),
                        lo=int(i), hi=int(j), max_log_residual=mres)
+
+
+@dataclass(frozen=True, eq=False)
+class CurveComparison:
+    """Theory, simulation on the data and simulation on Gaussian inputs at the same points."""
+
+    N: np.ndarray
+    T: np.ndarray
+    gamma: np.ndarray
+    """The ridge at each point (a multiple of the theory's optimal ridge)."""
+    theory: np.ndarray
+    """The Gaussian theory on the empirical spectrum (and teacher power, for a target)."""
+    data_mean: np.ndarray
+    """Simulated mean with inputs (and targets) drawn from the data."""
+    data_sem: np.ndarray
+    gauss_mean: np.ndarray
+    """Simulated mean of the Gaussian model with the same spectrum (and teacher and noise)."""
+    gauss_sem: np.ndarray
+
+
+def compare_learning_curve(N, T, ridge_factor, data: EmpiricalData, *, y=None, trials, seed, executor=None):
+    r"""Random-feature regression on real inputs against the theory and against Gaussian inputs.
+
+    Without ``y`` the teacher is random and isotropic (averaged exactly by the simulator), and
+    the theory is :func:`nslmodel.expected_loss` on the empirical spectrum. With a target ``y``
+    (one label per row of the data) the theory is :func:`target_loss`, and the Gaussian model
+    has the linear teacher of ``y`` and label noise of the remainder's variance. The ridge is
+    ``ridge_factor`` times the theory's optimal ridge at each (N, T); both simulations use the
+    seed ``seed`` (same U, different inputs). ``N`` and ``T`` broadcast together.
+    """
+    from .optimal import optimal_ridge
+    from .loss import expected_loss
+    from .simulate import simulate_sweep
+    from .teacher import teacher_optimal_ridge
+
+    N, T = (np.asarray(v) for v in np.broadcast_arrays(np.asarray(N), np.asarray(T)))
+    spec = data.spectrum
+    kw = dict(trials=trials, seed=seed, executor=executor, progress=False)
+    if y is None:
+        gamma = ridge_factor * np.asarray(optimal_ridge(N, T, spec).gamma)
+        theory = expected_loss(N, T, gamma, spec)
+        sim = simulate_sweep(N, T, gamma, spec, inputs=data.inputs, **kw)
+        gauss = simulate_sweep(N, T, gamma, spec, **kw)
+        shift = 0.0
+    else:
+        tp = target_power(data, y)
+        C = tp.W.shape[0]
+        eps = float(np.sqrt(tp.residual / C))
+        gamma = ridge_factor * np.asarray(teacher_optimal_ridge(N, T, spec, tp.beta2, sigma_eps=eps, C=C).gamma)
+        theory = target_loss(N, T, gamma, data, tp)
+        yc = np.asarray(y, dtype=float).reshape(len(data.inputs), -1)
+        sim = simulate_sweep(N, T, gamma, spec, inputs=data.inputs, targets=yc - yc.mean(axis=0), C=C, **kw)
+        gauss = simulate_sweep(N, T, gamma, spec, teacher=tp.W, sigma_eps=eps, C=C, **kw)
+        shift = 0.5 * tp.residual  # the remainder's test error, not part of the Gaussian model's loss
+    return CurveComparison(N=N, T=T, gamma=gamma, theory=np.asarray(theory), data_mean=sim.mean,
+                           data_sem=sim.sem, gauss_mean=gauss.mean + shift, gauss_sem=gauss.sem)
