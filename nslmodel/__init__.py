@@ -5,7 +5,7 @@ Ridgeless Limit", arXiv:2405.19398, which solves the random-feature model of Mal
 and Sully (arXiv:2210.16859).
 """
 
-from . import scaling
+from . import data, finite_size, scaling, teacher
 from .loss import LossCurve, LossTerms, expected_loss, expected_loss_terms, loss_curve
 from .optimal import OptimalRidge, optimal_ridge
 from .ridgeless import ridgeless_loss
@@ -35,5 +35,8 @@ __all__ = [
     "SweepResult",
     "MemoryLimitError",
     "scaling",
+    "teacher",
+    "data",
+    "finite_size",
 ]
 

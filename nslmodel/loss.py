@@ -134,9 +134,14 @@ def _check_finite(total, N, T, gamma):
 
 
 def expected_loss_terms(
-    N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1
+    N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None
 ) -> LossTerms:
     """Signal and noise parts of the expected test loss; see :func:`expected_loss`."""
+    if teacher is not None:
+        from .teacher import no_sigma_w, teacher_loss_terms
+
+        no_sigma_w(sigma_w)
+        return teacher_loss_terms(N, T, gamma, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     gamma = _validate.ridge(gamma)
@@ -150,7 +155,7 @@ def expected_loss_terms(
     return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(sig + noi, shape))
 
 
-def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
+def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None):
     r"""Expected test loss :math:`\langle L \rangle + \langle L_\epsilon \rangle` at ridge gamma.
 
     Implements book/solution.md: paper Eqs. 93, 99 and 104 for the teacher and App. A, Eq. 184 for
@@ -173,6 +178,10 @@ def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=
         Scales of the feature weights (> 0), teacher weights and label noise (>= 0).
     C : int
         Label dimension, ``C >= 1``.
+    teacher : array_like, shape (M,), optional
+        A given teacher power :math:`\beta_I^2 = \sum_c W_{cI}^2\lambda_I` per latent direction
+        instead of the isotropic average (then ``sigma_w`` is not used): the deterministic
+        equivalent of :func:`nslmodel.teacher.teacher_loss_terms`. Default None: isotropic.
 
     Returns
     -------
@@ -180,7 +189,7 @@ def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=
         A float for scalar input, otherwise an array broadcast from N, T and gamma.
     """
     return expected_loss_terms(
-        N, T, gamma, spectrum, sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C
+        N, T, gamma, spectrum, sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C, teacher=teacher
     ).total
 
 

@@ -183,7 +183,7 @@ def _illinois(f, a, b, fa, fb):
     raise RuntimeError(f"optimal_ridge: bracketed iteration did not converge for {active.size} points")
 
 
-def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> OptimalRidge:
+def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None) -> OptimalRidge:
     r"""Optimal ridge :math:`\gamma^*` and the loss there (paper Eq. 128), with label noise if any.
 
     Parameters
@@ -191,8 +191,9 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
     N, T : float or array_like
         Positive reals, broadcast together.
     spectrum : PowerLaw, Spectrum or array_like
-    sigma_u, sigma_w, sigma_eps, C
-        As in :func:`nslmodel.expected_loss`.
+    sigma_u, sigma_w, sigma_eps, C, teacher
+        As in :func:`nslmodel.expected_loss`; with a ``teacher`` the minimum is found by
+        :func:`nslmodel.teacher.teacher_optimal_ridge`.
 
     Returns
     -------
@@ -203,6 +204,11 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
         ``gamma = rho = 0``, ``D1 = M``, ``curvature`` is NaN and ``loss`` is
         :func:`nslmodel.ridgeless_loss`.
     """
+    if teacher is not None:
+        from .teacher import no_sigma_w, teacher_optimal_ridge
+
+        no_sigma_w(sigma_w)
+        return teacher_optimal_ridge(N, T, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     N, T = np.broadcast_arrays(N, T)

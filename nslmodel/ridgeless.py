@@ -66,7 +66,7 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
     return signal, noise
 
 
-def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1):
+def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None):
     r"""Expected test loss in the ridgeless limit :math:`\gamma \to 0^+` (paper Eqs. 105-126).
 
     See the module docstring for the formulas, including :math:`\min(N, T) \ge R`.
@@ -76,8 +76,9 @@ def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C
     N, T : float or array_like
         Positive reals, broadcast together.
     spectrum : PowerLaw, Spectrum or array_like
-    sigma_u, sigma_w, sigma_eps, C
-        As in :func:`nslmodel.expected_loss`.
+    sigma_u, sigma_w, sigma_eps, C, teacher
+        As in :func:`nslmodel.expected_loss`; with a ``teacher`` see
+        :func:`nslmodel.teacher.teacher_ridgeless_loss`.
 
     Returns
     -------
@@ -85,6 +86,11 @@ def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C
         Signal plus noise loss; ``inf`` on the interpolation threshold N = T (below the rank R
         of the spectrum, M for a power law), and with label noise also at T = R when N >= R.
     """
+    if teacher is not None:
+        from .teacher import no_sigma_w, teacher_ridgeless_loss
+
+        no_sigma_w(sigma_w)
+        return teacher_ridgeless_loss(N, T, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
     N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
     sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     N, T = np.broadcast_arrays(N, T)

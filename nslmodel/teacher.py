@@ -63,17 +63,15 @@ Maloney-Roberts-Sully form of paper Eqs. 105-126 for the isotropic teacher. When
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.optimize
 
 from . import _validate
 from .loss import LossTerms, check_scales, noise_loss
+from .optimal import OptimalRidge
 from .solver import _shape_out, check_common, solve
 
 __all__ = [
-    "TeacherOptimum",
     "isotropic_power",
     "source_power",
     "teacher_power",
@@ -95,23 +93,17 @@ SCAN_SPAN_ABOVE = 12.0
 BRENT_XATOL = 1e-9
 
 
-@dataclass(frozen=True)
-class TeacherOptimum:
-    """The optimal ridge for a given teacher; floats or arrays broadcast from N and T."""
-
-    gamma: np.ndarray | float
-    """Optimal ridge gamma* (0 when the ridgeless limit is the infimum)."""
-    loss: np.ndarray | float
-    """Expected test loss at gamma* (signal plus noise)."""
-    rho: np.ndarray | float
-    """Latent-space ridge at gamma*."""
-    D1: np.ndarray | float
-    """D1 at gamma*."""
-
-
 # ---------------------------------------------------------------------------------------------
 # Teacher powers
 # ---------------------------------------------------------------------------------------------
+def no_sigma_w(sigma_w) -> None:
+    """A given teacher carries its own scale: ``sigma_w`` must stay at its default of 1."""
+    if sigma_w != 1.0:
+        raise ValueError(
+            f"sigma_w is not used with a given teacher (beta_I^2 sets the scale); got sigma_w={sigma_w!r}"
+        )
+
+
 def check_power(beta2, spectrum) -> np.ndarray:
     """Validate a teacher power ``beta2`` against the spectrum: length M, >= 0, 0 where lam = 0."""
     M = spectrum.M
@@ -332,7 +324,9 @@ def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.
     N, T = np.broadcast_arrays(N, T)
     s = _rescaled(spec, sigma_u)
     sig = np.array([_ridgeless_signal(n, t, s, beta2) for n, t in zip(N.ravel(), T.ravel())])
-    noi = np.ravel(ridgeless_loss(N, T, spec, sigma_u=sigma_u, sigma_w=0.0, sigma_eps=sigma_eps, C=C))
+    noi = 0.0
+    if sigma_eps > 0:
+        noi = np.ravel(ridgeless_loss(N, T, spec, sigma_u=sigma_u, sigma_w=0.0, sigma_eps=sigma_eps, C=C))
     return _shape_out(sig + noi, N.shape)
 
 
@@ -369,7 +363,7 @@ def _optimum_one(N, T, s, beta2, rank, sigma_eps, C, ridgeless):
     return gamma, loss, float(np.exp(res.x)), D1
 
 
-def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1) -> TeacherOptimum:
+def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1) -> OptimalRidge:
     r"""The ridge minimising :func:`teacher_loss` (cf. paper Eq. 128 for the isotropic teacher).
 
     The loss is minimised over :math:`u = \log\rho` on the physical branch, where it is explicit
@@ -391,4 +385,4 @@ def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0
     res = [_optimum_one(float(n), float(t), s, beta2, rank, sigma_eps, C, r)
            for n, t, r in zip(N.ravel(), T.ravel(), rl)]
     cols = np.array(res, dtype=float).reshape(-1, 4)
-    return TeacherOptimum(*(_shape_out(cols[:, j], N.shape) for j in range(4)))
+    return OptimalRidge(*(_shape_out(cols[:, j], N.shape) for j in range(4)))

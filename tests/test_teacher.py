@@ -224,3 +224,24 @@ def test_fixed_teacher_simulation_agrees_with_formula_large(N, T, gamma, delta):
     expected = teacher_loss(N, T, gamma, spec, beta2)
     tol = mc_tolerance(r.sem, N, T, expected)  # as in the test above
     assert abs(float(r.mean) - expected) <= tol, (r.mean, r.sem, expected, tol)
+
+
+# --------------------------------------------------------------------------------------------
+# The teacher keyword of the public functions
+# --------------------------------------------------------------------------------------------
+def test_teacher_keyword_of_the_public_functions():
+    spec = PowerLaw(300, 1.0)
+    beta2 = source_power(spec, 1.0)
+    N, T = np.array([20.0, 80.0]), np.array([40.0, 30.0])
+    # The keyword delegates to nslmodel.teacher: identical bits.
+    np.testing.assert_array_equal(nslmodel.expected_loss(N, T, 1e-3, spec, teacher=beta2, sigma_eps=0.2),
+                                  teacher_loss(N, T, 1e-3, spec, beta2, sigma_eps=0.2))
+    np.testing.assert_array_equal(nslmodel.ridgeless_loss(N, T, spec, teacher=beta2),
+                                  teacher_ridgeless_loss(N, T, spec, beta2))
+    np.testing.assert_array_equal(nslmodel.optimal_ridge(N, T, spec, teacher=beta2).loss,
+                                  teacher_optimal_ridge(N, T, spec, beta2).loss)
+    # The isotropic power through the keyword is the default, to rounding.
+    assert_rel_close(nslmodel.expected_loss(N, T, 1e-3, spec, teacher=isotropic_power(spec)),
+                     nslmodel.expected_loss(N, T, 1e-3, spec), RTOL_ROUNDING, "keyword, isotropic")
+    with pytest.raises(ValueError, match="sigma_w is not used"):
+        nslmodel.expected_loss(N, T, 1e-3, spec, teacher=beta2, sigma_w=2.0)
