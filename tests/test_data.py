@@ -15,8 +15,10 @@ import pytest
 import nslmodel
 from _tolerance import MC_K_SEM, assert_rel_close, mc_tolerance
 from nslmodel import PowerLaw
-from nslmodel.data import empirical, fit_power_law, patches, target_power, target_loss
-from nslmodel.simulate import simulate_loss
+from nslmodel.data import (
+    compare_learning_curve, digits, empirical, fit_power_law, patches, sample_image_patches, target_loss, target_power,
+)
+from nslmodel.simulate import simulate_loss, simulate_sweep
 from nslmodel.teacher import teacher_loss
 
 #: An eigendecomposition of an M x M float64 matrix is accurate to ~M eps ||Sigma|| in each
@@ -148,3 +150,28 @@ def test_target_loss_of_a_linear_target_is_the_teacher_loss():
     want = teacher_loss(10, 20, 1e-3, e.spectrum, w**2 * e.eigenvalues)
     # residual ~ rounding (1e-16 of |y|^2): the extra noise and constant move the loss by less.
     assert_rel_close(got, want, 1e-9, "linear target")
+
+
+def test_compare_learning_curve_uses_the_optimal_ridge_and_both_simulations():
+    X, lam, _ = _known(n=300, M=30, seed=9)
+    e = empirical(X)
+    N = np.array([5, 10, 20])
+    c = compare_learning_curve(N, 15, 0.5, e, trials=3, seed=2)
+    g = 0.5 * nslmodel.optimal_ridge(N, 15, e.spectrum).gamma
+    np.testing.assert_array_equal(c.gamma, g)
+    np.testing.assert_array_equal(c.theory, nslmodel.expected_loss(N, 15, g, e.spectrum))
+    np.testing.assert_array_equal(
+        c.data_mean, simulate_sweep(N, 15, g, e.spectrum, trials=3, seed=2, inputs=e.inputs, progress=False).mean)
+    np.testing.assert_array_equal(c.gauss_mean, simulate_sweep(N, 15, g, e.spectrum, trials=3, seed=2, progress=False).mean)
+    y = e.inputs[:, 0] ** 2  # a non-linear target: its remainder adds a floor to the theory
+    t = compare_learning_curve(N, 15, 1.0, e, y=y, trials=3, seed=2)
+    assert np.all(t.theory > 0.5 * target_power(e, y).residual)
+
+
+def test_shipped_data_sets_load():
+    pytest.importorskip("sklearn")
+    X, labels = digits()
+    assert X.shape == (1797, 64) and labels.shape == (1797,)
+    P = sample_image_patches(16, stride=16)  # two 427 x 640 photographs
+    assert P.shape == (2 * (427 // 16) * (640 // 16), 256)
+    assert 0.0 <= P.min() and P.max() <= 1.0
