@@ -39,6 +39,7 @@ __all__ = [
     "fit_power_law",
     "CurveComparison",
     "compare_learning_curve",
+    "excess_exponent",
 ]
 
 # Eigenvalues of a float64 second-moment matrix carry absolute errors of ~M eps lambda_max;
@@ -298,3 +299,12 @@ def compare_learning_curve(N, T, ridge_factor, data: EmpiricalData, *, y=None, t
         shift = 0.5 * tp.residual  # the remainder's test error, not part of the Gaussian model's loss
     return CurveComparison(N=N, T=T, gamma=gamma, theory=np.asarray(theory), data_mean=sim.mean,
                            data_sem=sim.sem, gauss_mean=gauss.mean + shift, gauss_sem=gauss.sem)
+
+
+def excess_exponent(x, loss, floor=0.0) -> float:
+    r"""Least-squares slope p of :math:`\log(L - L_\infty) = a - p\log x` over the points above the floor."""
+    x, excess = np.asarray(x, dtype=float), np.asarray(loss, dtype=float) - floor
+    keep = excess > 0
+    if keep.sum() < 2:
+        raise ValueError(f"need at least 2 points above the floor {floor!r}; got {int(keep.sum())}")
+    return float(-np.polyfit(np.log(x[keep]), np.log(excess[keep]), 1)[0])

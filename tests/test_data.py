@@ -16,7 +16,7 @@ import nslmodel
 from _tolerance import MC_K_SEM, assert_rel_close, mc_tolerance
 from nslmodel import PowerLaw
 from nslmodel.data import (
-    compare_learning_curve, digits, empirical, fit_power_law, patches, sample_image_patches, target_loss, target_power,
+    compare_learning_curve, digits, empirical, excess_exponent, fit_power_law, patches, sample_image_patches, target_loss, target_power,
 )
 from nslmodel.simulate import simulate_loss, simulate_sweep
 from nslmodel.teacher import teacher_loss
@@ -175,3 +175,10 @@ def test_shipped_data_sets_load():
     P = sample_image_patches(16, stride=16)  # two 427 x 640 photographs
     assert P.shape == (2 * (427 // 16) * (640 // 16), 256)
     assert 0.0 <= P.min() and P.max() <= 1.0
+
+
+def test_excess_exponent_of_a_power_law_above_a_floor():
+    x = np.array([4.0, 8.0, 16.0, 32.0])
+    assert math.isclose(excess_exponent(x, 0.3 + 2.0 * x**-0.7, floor=0.3), 0.7, rel_tol=1e-9)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        excess_exponent(x, np.zeros(4), floor=1.0)
