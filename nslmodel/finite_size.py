@@ -25,7 +25,10 @@ from .optimal import optimal_ridge
 from .simulate import simulate_sweep
 from .spectra import PowerLaw
 
-__all__ = ["Family", "Scan", "DecayFit", "family_grid", "theory_loss", "scan", "fit_decay", "threshold_size"]
+__all__ = [
+    "Family", "Scan", "DecayFit", "family_grid", "theory_loss", "scan", "fit_decay", "fit_common_exponent",
+    "threshold_size",
+]
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,31 @@ def fit_decay(size, dev, err, *, n_ref=None) -> DecayFit:
     return DecayFit(c=float(c0 * ref**p), p=float(p), c_err=float(np.sqrt(cov_cp[0, 0])),
                     p_err=float(np.sqrt(cov_cp[1, 1])),
                     corr=float(cov_cp[0, 1] / np.sqrt(cov_cp[0, 0] * cov_cp[1, 1])), chi2=chi2, dof=n.size - 2)
+
+
+def fit_common_exponent(size, dev, err) -> tuple[float, float, np.ndarray, np.ndarray]:
+    r"""Fit :math:`c_k n^{-p}` to several families (rows) at once: one exponent, one amplitude each.
+
+    Returns ``(p, p_err, c, c_err)`` with standard errors from the covariance of the weighted
+    fit (errors taken as absolute; correlations between points of one size are not modelled).
+    """
+    n, d, e = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (size, dev, err))
+    k = n.shape[0]
+    ref = float(np.exp(np.mean(np.log(n))))
+    fam = np.repeat(np.arange(k), n.shape[1])
+
+    def model(x, p, *c0):
+        return np.asarray(c0)[fam] * (x / ref) ** (-p)
+
+    start = [1.0] + [float(np.sum(d[i] / e[i] ** 2) / np.sum(1 / e[i] ** 2)) or 1e-3 for i in range(k)]
+    par, cov = scipy.optimize.curve_fit(model, n.ravel(), d.ravel(), p0=start, sigma=e.ravel(),
+                                        absolute_sigma=True, maxfev=20000)
+    p, c0 = par[0], par[1:]
+    c = c0 * ref**p
+    # c_k = c0_k ref^p: var = ref^2p (var c0_k + c0_k^2 log(ref)^2 var p + 2 c0_k log(ref) cov).
+    L = np.log(ref)
+    var_c = ref ** (2 * p) * (np.diag(cov)[1:] + (c0 * L) ** 2 * cov[0, 0] + 2 * c0 * L * cov[0, 1:])
+    return float(p), float(np.sqrt(cov[0, 0])), c, np.sqrt(var_c)
 
 
 def threshold_size(fit: DecayFit, eps: float) -> tuple[float, float]:

@@ -69,3 +69,16 @@ def test_scan_deviation_is_the_simulation_against_theory():
     assert s.theory[1, j] == nslmodel.ridgeless_loss(80, 40, spec)
     np.testing.assert_array_equal(s.deviation, s.mean / s.theory - 1)
     assert np.all(s.trials_needed() > 0)
+
+
+def test_common_exponent_fit_of_exact_families():
+    n = np.tile([25.0, 50.0, 100.0, 200.0], (3, 1))
+    c_true = np.array([0.3, 0.6, 1.0])
+    dev = c_true[:, None] * n**-0.9
+    p, p_err, c, c_err = fs.fit_common_exponent(n, dev, 1e-3 * dev)
+    # Noise-free data: the generating values, to the solver's tolerance.
+    assert math.isclose(p, 0.9, rel_tol=1e-6)
+    np.testing.assert_allclose(c, c_true, rtol=1e-5)
+    # One exponent from 12 points of 0.1% error: far better determined than from any one family.
+    single = fs.fit_decay(n[0], dev[0], 1e-3 * dev[0])
+    assert 0 < p_err < single.p_err and np.all(c_err > 0)
