@@ -68,7 +68,7 @@ import scipy.optimize
 
 from . import _validate
 from .loss import LossTerms, check_scales, noise_loss
-from .optimal import OptimalRidge
+from .optimal import LOSS_EXCESS, OptimalRidge
 from .solver import _shape_out, check_common, solve
 
 __all__ = [
@@ -91,6 +91,13 @@ SCAN_SPAN_ABOVE = 12.0
 # so a value comparison resolves u only to ~sqrt(eps / curvature); 1e-9 is below that for any
 # curvature of O(1) and costs a handful of extra evaluations.
 BRENT_XATOL = 1e-9
+# Step in log(gamma) of the central difference for the curvature at the optimum: truncation
+# error ~ h^2 |d^4 log L| / 12 ~ 1e-7, rounding ~ eps / h^2 ~ 2e-10.
+CURVATURE_STEP = 1e-3
+# Bisection steps in log(gamma) for the ends of the flat interval, from a bracket of
+# FLAT_SPAN e-folds: FLAT_SPAN / 2^60 ~ 2e-16 e-folds.
+FLAT_BISECT = 60
+FLAT_SPAN = 230.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,4 +392,39 @@ def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0
     res = [_optimum_one(float(n), float(t), s, beta2, rank, sigma_eps, C, r)
            for n, t, r in zip(N.ravel(), T.ravel(), rl)]
     cols = np.array(res, dtype=float).reshape(-1, 4)
-    return OptimalRidge(*(_shape_out(cols[:, j], N.shape) for j in range(4)))
+    curvature, lo, hi = _flatness(N.ravel(), T.ravel(), cols[:, 0], cols[:, 1], rl, spec, beta2,
+                                  sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
+    out = [cols[:, j] for j in range(4)] + [curvature, lo, hi]
+    return OptimalRidge(*(_shape_out(v, N.shape) for v in out))
+
+
+def _flatness(N, T, gamma, loss, ridgeless, spec, beta2, **kw):
+    r"""Curvature :math:`d^2\log L/d(\log\gamma)^2` at gamma* and the interval where
+    :math:`L \le (1 + \epsilon) L^*`, :math:`\epsilon` = ``LOSS_EXCESS`` (as in
+    :class:`nslmodel.OptimalRidge`)."""
+    interior = gamma > 0
+    curvature = np.full(N.shape, np.nan)
+    lo, hi = np.zeros(N.shape), np.full(N.shape, np.inf)
+    if not np.any(interior):
+        return curvature, lo, hi
+    Ni, Ti, gi, Li = N[interior], T[interior], gamma[interior], loss[interior]
+    h = CURVATURE_STEP
+    up, down = (teacher_loss(Ni, Ti, gi * np.exp(v), spec, beta2, **kw) for v in (h, -h))
+    curvature[interior] = (np.log(up) + np.log(down) - 2 * np.log(Li)) / h**2
+    target = np.log1p(LOSS_EXCESS) + np.log(Li)
+    # gamma -> infinity: the student predicts 0 and L -> sum(beta2) / 2 (the noise term -> 0).
+    ends = {"lo": ridgeless[interior], "hi": np.full(Ni.shape, 0.5 * float(np.sum(beta2)))}
+    for side, sign in (("lo", -1.0), ("hi", 1.0)):
+        inside = np.log(ends[side]) <= target  # the limit itself is within the bound
+        a = np.log(gi)  # inside the interval
+        b = a + sign * FLAT_SPAN  # outside it (the loss grows monotonically away from gamma*)
+        for _ in range(FLAT_BISECT):
+            m = 0.5 * (a + b)
+            ok = np.log(teacher_loss(Ni, Ti, np.exp(m), spec, beta2, **kw)) <= target
+            a, b = np.where(ok, m, a), np.where(ok, b, m)
+        edge = np.exp(a)
+        if side == "lo":
+            lo[interior] = np.where(inside, 0.0, edge)
+        else:
+            hi[interior] = np.where(inside, np.inf, edge)
+    return curvature, lo, hi

@@ -62,6 +62,12 @@ def test_isotropic_power_reproduces_ridgeless_and_optimal():
     # comparisons resolve the argmin only that far; 1e-5 leaves a factor ~100 for curvature).
     assert_rel_close(opt.loss, opt_iso.loss, RTOL_ROUNDING, "L*")
     assert_rel_close(opt.gamma, opt_iso.gamma, 1e-5, "gamma*")
+    # Curvature: central differences here and there, each accurate to ~1e-6 (OptimalRidge docs).
+    assert_rel_close(opt.curvature, opt_iso.curvature, 1e-5, "curvature")
+    # Ends of the 1% interval: crossings of a loss with slope O(1e-2) per e-fold there, located
+    # by bisection to 1e-16 e-folds; the rounding of L (~1e-15) moves them by ~1e-13 e-folds.
+    assert_rel_close(opt.gamma_lo, opt_iso.gamma_lo, 1e-9, "gamma_lo")
+    assert_rel_close(opt.gamma_hi, opt_iso.gamma_hi, 1e-9, "gamma_hi")
 
 
 def test_teacher_power_of_weights_and_source_family():
