@@ -1,15 +1,17 @@
-"""The book's build scripts fail loudly and leave no half-written output.
+"""The book's build scripts fail clearly, build incrementally and leave no half-written output.
 
-scripts/build_notebooks.py and scripts/build_book.py are run as `make book` runs them, on
-tiny notebooks and a tiny book made here, so these tests take seconds, not minutes.
+scripts/build_notebooks.py and scripts/build_book.py run as `make book` runs them, on tiny
+notebooks and a tiny book made here, so these tests take seconds, not minutes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -22,43 +24,36 @@ RUNNER = REPO / "scripts" / "build_notebooks.py"
 BUILDER = REPO / "scripts" / "build_book.py"
 
 
-def _notebook(path: Path, body: str) -> None:
-    nb = new_notebook(
-        cells=[
-            new_markdown_cell(f"# {path.stem}"),
-            new_code_cell("x = 1\nseed = 0", metadata={"tags": ["parameters"]}),
-            new_code_cell(body),
-        ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}},
-    )
-    nbformat.write(nb, path)
+def _notebook(path: Path, body: str, prose: str = "Some prose.") -> None:
+    cells = [new_markdown_cell(f"# {path.stem}\n\n{prose}"),
+             new_code_cell("x = 1\ngamma = 0.5\nseed = 0", metadata={"tags": ["parameters"]}),
+             new_code_cell(body)]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}}), path)
 
 
-def _params(path: Path, names: list[str], quick: dict | None = None) -> None:
-    quick = quick or {}
-    data = {
-        "quick": {n: quick.get(n, {"x": 2, "seed": 5}) for n in names},
-        "publication": {n: {"x": 3} for n in names},
-    }
-    path.write_text(yaml.safe_dump(data))
-
-
-def _run(*args, cwd):
+def _start(script, *args, cwd):
     # TMPDIR inside the test's folder: a failed run keeps its scratch directory on purpose
-    env = {**os.environ, "TMPDIR": str(cwd)}
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False)
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)], cwd=cwd, text=True,
+                            env={**os.environ, "TMPDIR": str(cwd)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _run(script, *args, cwd):
+    proc = _start(script, *args, cwd=cwd)
+    proc.stdout_text, proc.stderr_text = proc.communicate(timeout=300)
+    return proc
 
 
 @pytest.fixture
 def project(tmp_path):
-    nbdir = tmp_path / "notebooks"
+    """notebooks/a_ok.ipynb with its quick set, and a previous build's output."""
+    nbdir, out = tmp_path / "notebooks", tmp_path / "figures"
     nbdir.mkdir()
-    out = tmp_path / "figures"
     out.mkdir()
     (out / "a_ok.ipynb").write_text("previous build")
-    _notebook(nbdir / "a_ok.ipynb", "print('x =', x)")
+    _notebook(nbdir / "a_ok.ipynb", "print('x =', x, 'gamma =', gamma)")
+    (nbdir / "params.yml").write_text("a_ok: {x: 2, seed: 5}\n")
     return nbdir, out
 
 
@@ -67,28 +62,35 @@ def _runner(nbdir, out, *extra):
                 cwd=nbdir.parent)
 
 
-def test_failing_notebook_stops_the_run_and_changes_nothing(project):
+@pytest.mark.parametrize(("body", "message"), [
+    ("y = x * 10\nraise ValueError(f'boom y={y}')",
+     "b_fail.ipynb failed in cell 3 of 3 ('y = x * 10'): ValueError: boom y=20"),
+    # papermill marks every cell "completed" whether or not it finished; nbclient names it
+    ("import os; os._exit(1)", "failed in cell 3 of 3 ('import os; os._exit(1)'): the kernel died"),
+    ("import time\ntime.sleep(60)", "failed in cell 3 of 3 ('import time'): timed out after 3 s"),
+])
+def test_failing_notebook_names_its_cell_and_changes_nothing(project, body, message):
     nbdir, out = project
-    _notebook(nbdir / "b_fail.ipynb", "y = x * 10\nraise ValueError(f'boom y={y}')")
-    _params(nbdir / "params.yml", ["a_ok", "b_fail"])
-    res = _runner(nbdir, out)
-    assert res.returncode == 1
-    # names the notebook, the cell (index 2 of the source notebook) and the exception
-    assert "b_fail.ipynb failed in cell 2" in res.stderr
-    assert "ValueError: boom y=20" in res.stderr
-    assert "[1/2] a_ok.ipynb done" in res.stdout  # progress was shown
+    _notebook(nbdir / "b_fail.ipynb", body)
+    (nbdir / "params.yml").write_text("a_ok: {x: 2}\nb_fail: {x: 2}\n")
+    res = _runner(nbdir, out, "--cell-timeout", 3)
+    assert res.returncode == 1, res.stderr_text
+    assert message in res.stderr_text
+    assert len(res.stderr_text.strip().splitlines()) == 1, res.stderr_text
+    assert "[1/2] a_ok.ipynb done" in res.stdout_text  # progress was shown
     # all-or-nothing: a_ok ran, but its new output was not published either
-    assert sorted(p.name for p in out.iterdir()) == ["a_ok.ipynb"]
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "a_ok.ipynb"]
     assert (out / "a_ok.ipynb").read_text() == "previous build"
 
 
-def test_successful_run_publishes_deterministic_notebooks_and_provenance(project):
+def test_run_is_deterministic_and_incremental(project):
     nbdir, out = project
-    _params(nbdir / "params.yml", ["a_ok"])
-    res = _runner(nbdir, out)
-    assert res.returncode == 0, res.stderr
+    _notebook(nbdir / "a_ok.ipynb", "import matplotlib.pyplot as plt\nprint('x =', x)\n"
+              "plt.plot([0, x], [1, seed])\nplt.show()")
+    assert (res := _runner(nbdir, out)).returncode == 0, res.stderr_text
     nb = nbformat.read(out / "a_ok.ipynb", as_version=4)
     assert nb.cells[-1].outputs[0]["text"] == "x = 2\n"  # the quick value was injected
+    assert "image/png" in nb.cells[-1].outputs[1]["data"]
     assert "start_time" not in nb.metadata["papermill"]
     assert not any("execution" in c.metadata or "papermill" in c.metadata for c in nb.cells)
     prov = json.loads((out / "provenance.json").read_text())
@@ -97,42 +99,66 @@ def test_successful_run_publishes_deterministic_notebooks_and_provenance(project
     assert prov["notebooks"]["a_ok"]["wall_time_s"] > 0
     assert "a_ok" in (out / "provenance.md").read_text()
     first = (out / "a_ok.ipynb").read_bytes()
-    assert _runner(nbdir, out).returncode == 0
+    # a rerun from scratch gives the same bytes, figure included
+    assert _runner(nbdir, out, "--force").returncode == 0
     assert (out / "a_ok.ipynb").read_bytes() == first
+    # unchanged inputs: nothing is executed
+    res = _runner(nbdir, out)
+    assert "not re-executed" in res.stdout_text and (out / "a_ok.ipynb").read_bytes() == first
+    # a prose edit reaches the output without executing the notebook
+    src = nbformat.read(nbdir / "a_ok.ipynb", as_version=4)
+    src.cells[0].source += " Edited."
+    nbformat.write(src, nbdir / "a_ok.ipynb")
+    res = _runner(nbdir, out)
+    assert "not re-executed" in res.stdout_text, res.stdout_text
+    edited = nbformat.read(out / "a_ok.ipynb", as_version=4)
+    assert edited.cells[0].source.endswith("Edited.") and edited.cells[1:] == nb.cells[1:]
+    # so do changed parameters
+    (nbdir / "params.yml").write_text("a_ok: {x: 3, seed: 5}\n")
+    res = _runner(nbdir, out)
+    assert "done in" in res.stdout_text
+    assert nbformat.read(out / "a_ok.ipynb", as_version=4).cells[-1].outputs[0]["text"] == "x = 3\n"
     assert not list(out.glob(".staging-*"))
 
 
-@pytest.mark.parametrize(
-    ("quick", "message"),
-    [
-        ({"a_ok": {"x": 2, "nope": 1}}, "params.yml sets ['nope']"),
-        ({"a_ok": "not a mapping"}, "must be a mapping"),
-    ],
-)
-def test_bad_parameters_are_rejected_before_running(project, quick, message):
+@pytest.mark.parametrize(("params", "message"), [
+    ("a_ok: {x: 2, nope: 1}", "params.yml sets ['nope'], which the parameters cell does not"),
+    ("a_ok: not a mapping", "a_ok must be a mapping of parameters"),
+    ("a_ok: {}\nc_new: {}", "entries without a notebook: ['c_new']"),
+    ("publication: {a_ok: {}}", "no entry for notebook(s) ['a_ok']"),
+    # YAML 1.1 reads 1e-7 (no dot) as a string: it used to fail inside the notebook
+    ("a_ok: {gamma: 1e-7}", "a_ok.ipynb: parameter 'gamma' expects float, params.yml gives str"),
+    ("a_ok: {x: [1, 2]}", "parameter 'x' expects int, params.yml gives list[int] [1, 2]"),
+    ("a_ok: {x: 2\n  seed: 3", "params.yml: YAML syntax error at line 2, column"),
+])
+def test_bad_parameters_are_one_line_before_any_kernel_starts(project, params, message):
     nbdir, out = project
-    _params(nbdir / "params.yml", ["a_ok"], quick=quick)
+    (nbdir / "params.yml").write_text(params + "\n")
     res = _runner(nbdir, out)
     assert res.returncode == 1
-    assert message in res.stderr
+    assert message in res.stderr_text
+    assert len(res.stderr_text.strip().splitlines()) == 1, res.stderr_text
+    assert "..." not in res.stdout_text  # no notebook was started
     assert (out / "a_ok.ipynb").read_text() == "previous build"
 
 
 def test_notebook_missing_from_params_is_rejected(project):
     nbdir, out = project
     _notebook(nbdir / "c_new.ipynb", "pass")
-    _params(nbdir / "params.yml", ["a_ok"])
     res = _runner(nbdir, out)
     assert res.returncode == 1
-    assert "no entry for notebook(s) ['c_new']" in res.stderr
+    assert "no entry for notebook(s) ['c_new']" in res.stderr_text
 
 
 def _tiny_book(root: Path, page: str) -> None:
     (root / "_config.yml").write_text(
-        "title: tiny\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
-    )
+        "title: tiny\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n")
     (root / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     (root / "intro.md").write_text(page)
+
+
+def _entries(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "_build").iterdir())
 
 
 def test_failed_book_build_keeps_the_previous_site(tmp_path):
@@ -142,14 +168,34 @@ def test_failed_book_build_keeps_the_previous_site(tmp_path):
     (site / "index.html").write_text("previous site")
     res = _run(BUILDER, "--root", tmp_path, cwd=tmp_path)
     assert res.returncode == 1
-    assert "missing-page" in res.stdout + res.stderr  # the warning is shown
+    assert "missing-page" in res.stdout_text + res.stderr_text  # the warning is shown
     assert sorted(p.name for p in site.iterdir()) == ["index.html"]
     assert (site / "index.html").read_text() == "previous site"
-    assert sorted(p.name for p in (tmp_path / "_build").iterdir()) == ["html"]
+    assert _entries(tmp_path) == [".lock", "html"]
 
+
+def test_concurrent_builds_wait_and_an_interrupted_one_keeps_the_site(tmp_path):
     _tiny_book(tmp_path, "# Intro\n\nFixed.\n")
-    res = _run(BUILDER, "--root", tmp_path, cwd=tmp_path)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert (site / "intro.html").is_file()
-    assert (site / "index.html").read_text() != "previous site"
-    assert sorted(p.name for p in (tmp_path / "_build").iterdir()) == ["html"]
+    # two builds started a second apart: the second used to delete the first's staging
+    # directory as stale, and the first then failed with a FileNotFoundError
+    first = _start(BUILDER, "--root", tmp_path, cwd=tmp_path)
+    time.sleep(1)
+    second = _run(BUILDER, "--root", tmp_path, cwd=tmp_path)
+    first.stdout_text, first.stderr_text = first.communicate(timeout=300)
+    for res in (first, second):
+        assert res.returncode == 0, res.stdout_text[-3000:] + res.stderr_text[-3000:]
+    assert "build_book: waiting for the build holding" in second.stdout_text
+    site = tmp_path / "_build" / "html"
+    assert (site / "intro.html").is_file() and _entries(tmp_path) == [".lock", "html"]
+    before = (site / "intro.html").read_bytes()
+    # Ctrl-C during a build: one line, exit status 130, the previous site as it was
+    _tiny_book(tmp_path, "# Intro\n\nChanged.\n")
+    proc = _start(BUILDER, "--root", tmp_path, cwd=tmp_path)
+    assert proc.stdout.readline().startswith("+ ")  # jupyter-book has started
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "build_book: interrupted; the previous output is unchanged"
+    assert (site / "intro.html").read_bytes() == before
+    assert _entries(tmp_path) == [".lock", "html"]

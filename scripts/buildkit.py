@@ -1,0 +1,96 @@
+"""What the two build scripts share: errors, the build time, a lock and all-or-nothing output."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class BuildError(Exception):
+    """A problem that stops the build; its message is printed without a traceback."""
+
+
+def git(*args: str, cwd: Path = REPO_ROOT) -> str | None:
+    """Output of a git command in `cwd`, or None outside a repository or without git."""
+    try:
+        res = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
+    except OSError:
+        return None
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def source_date_epoch(cwd: Path = REPO_ROOT) -> int | None:
+    """SOURCE_DATE_EPOCH from the environment, else the time of the last commit, else None."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if value:
+        if not value.isdigit():
+            raise BuildError(f"SOURCE_DATE_EPOCH={value!r} is not a non-negative integer")
+        return int(value)
+    out = git("log", "-1", "--format=%ct", cwd=cwd)
+    return int(out) if out and out.isdigit() else None
+
+
+@contextlib.contextmanager
+def locked(directory: Path, who: str):
+    """Hold ``directory/.lock`` for a whole build: a second build says so once, then waits.
+
+    Holding the lock, no other build can be live in `directory`, so staging directories found
+    there are left by a killed build and are removed.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            print(f"{who}: waiting for the build holding {directory / '.lock'} (pid {holder})",
+                  flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        for stale in directory.glob(".staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def staged(directory: Path):
+    """Yield a scratch directory inside `directory` for a build's outputs.
+
+    When the block succeeds, each entry of the scratch directory replaces its namesake in
+    `directory` by a rename (a directory is swapped whole). When it fails or is interrupted,
+    `directory` keeps its previous contents. The scratch directory is removed either way.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
+    try:
+        yield staging
+        for new in sorted(staging.iterdir()):
+            target = directory / new.name
+            if new.is_dir() and target.is_dir():
+                os.replace(target, staging / f".old-{new.name}")
+            os.replace(new, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def main(who: str, run, argv=None) -> int:
+    """Run ``run(argv)``; a BuildError or Ctrl-C ends with one line on stderr (exit 1 or 130)."""
+    try:
+        return run(argv)
+    except BuildError as err:
+        print(f"{who}: error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{who}: interrupted; the previous output is unchanged", file=sys.stderr, flush=True)
+        return 130
