@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from buildkit import REPO_ROOT, BuildError, locked, main, source_date_epoch, staged
+from sphinx_external_toc.parsing import parse_toc_yaml
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Jupyter Book colours its log regardless
 WARNING_LINE = re.compile(r"\bWARNING\b|\bERROR\b|Validation errors in config|\[Warning\]")
@@ -28,16 +28,7 @@ WARNING_LINE = re.compile(r"\bWARNING\b|\bERROR\b|Validation errors in config|\[
 
 def toc_files(root: Path) -> list[str]:
     """Every document of the table of contents, root first, as paths without suffix."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files, todo = [toc["root"]], [toc]
-    while todo:
-        node = todo.pop(0)
-        if isinstance(node, dict):
-            files += [node["file"]] if "file" in node else []
-            todo[:0] = node.values()
-        elif isinstance(node, list):
-            todo[:0] = node
-    return files
+    return list(parse_toc_yaml(root / "_toc.yml"))
 
 
 def build(argv=None) -> int:
@@ -53,19 +44,17 @@ def build(argv=None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     env |= {"SOURCE_DATE_EPOCH": str(epoch)} if epoch is not None else {}
     jb = Path(sys.executable).with_name("jupyter-book")
-    build_dir, output = root / "_build", root / "_build" / "html"
+    build_dir, t0, warnings = root / "_build", time.perf_counter(), []
     with locked(build_dir, "build_book"), staged(build_dir) as staging:
         cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--path-output",
                str(staging), "--builder", "html", "-W", "-n", "--keep-going"]
         print("+ " + " ".join(cmd), flush=True)
-        t0, warnings = time.perf_counter(), []
         # its own session: Ctrl-C reaches this script only, which stops the build below
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               env=env, cwd=root, start_new_session=True) as proc:
             try:
                 for line in proc.stdout:
-                    line = ANSI_ESCAPE.sub("", line)
-                    sys.stdout.write(line)
+                    sys.stdout.write(line := ANSI_ESCAPE.sub("", line))
                     warnings += [line.rstrip()] if WARNING_LINE.search(line) else []
             finally:
                 if proc.poll() is None:
@@ -73,11 +62,11 @@ def build(argv=None) -> int:
         html = staging / "_build" / "html"
         if proc.returncode or warnings or not (html / "index.html").is_file():
             raise BuildError(f"jupyter-book build failed (exit status {proc.returncode}, "
-                             f"{len(warnings)} warning line(s)); {output} is unchanged\n  "
-                             + "\n  ".join(warnings[:50]))
+                             f"{len(warnings)} warning line(s)); {build_dir / 'html'} is "
+                             "unchanged\n  " + "\n  ".join(warnings[:50]))
         html.rename(staging / "html")
         shutil.rmtree(staging / "_build")
-    print(f"Book built in {time.perf_counter() - t0:.1f} s: {output / 'index.html'}", flush=True)
+    print(f"Book built in {time.perf_counter() - t0:.1f} s: {build_dir / 'html' / 'index.html'}")
     return 0
 
 

@@ -19,7 +19,7 @@ class BuildError(Exception):
 
 
 def git(*args: str, cwd: Path = REPO_ROOT) -> str | None:
-    """Output of a git command in `cwd`, or None outside a repository or without git."""
+    """Output of a git command, or None (no git, or not a repository)."""
     try:
         res = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
     except OSError:
@@ -29,21 +29,19 @@ def git(*args: str, cwd: Path = REPO_ROOT) -> str | None:
 
 def source_date_epoch(cwd: Path = REPO_ROOT) -> int | None:
     """SOURCE_DATE_EPOCH from the environment, else the time of the last commit, else None."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if value:
-        if not value.isdigit():
-            raise BuildError(f"SOURCE_DATE_EPOCH={value!r} is not a non-negative integer")
-        return int(value)
-    out = git("log", "-1", "--format=%ct", cwd=cwd)
-    return int(out) if out and out.isdigit() else None
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip() or git("log", "-1", "--format=%ct",
+                                                                   cwd=cwd)
+    if value and not value.isdigit():
+        raise BuildError(f"SOURCE_DATE_EPOCH={value!r} is not a non-negative integer")
+    return int(value) if value else None
 
 
 @contextlib.contextmanager
 def locked(directory: Path, who: str):
-    """Hold ``directory/.lock`` for a whole build: a second build says so once, then waits.
+    """Hold ``directory/.lock`` for a whole build; a second build says so in one line and waits.
 
-    Holding the lock, no other build can be live in `directory`, so staging directories found
-    there are left by a killed build and are removed.
+    With the lock held no other build is live in `directory`, so the staging directories found
+    there were left by a killed build and are removed.
     """
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -51,7 +49,7 @@ def locked(directory: Path, who: str):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            holder = os.pread(fd, 20, 0).decode(errors="replace") or "?"
             print(f"{who}: waiting for the build holding {directory / '.lock'} (pid {holder})",
                   flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -66,26 +64,22 @@ def locked(directory: Path, who: str):
 
 @contextlib.contextmanager
 def staged(directory: Path):
-    """Yield a scratch directory inside `directory` for a build's outputs.
-
-    When the block succeeds, each entry of the scratch directory replaces its namesake in
-    `directory` by a rename (a directory is swapped whole). When it fails or is interrupted,
-    `directory` keeps its previous contents. The scratch directory is removed either way.
-    """
+    """Yield a scratch directory in `directory`; if the block succeeds, each of its entries
+    replaces its namesake in `directory` by a rename (a directory is swapped whole), else
+    `directory` keeps its contents. The scratch directory is removed either way."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     try:
         yield staging
         for new in sorted(staging.iterdir()):
-            target = directory / new.name
-            if new.is_dir() and target.is_dir():
-                os.replace(target, staging / f".old-{new.name}")
-            os.replace(new, target)
+            if new.is_dir() and (directory / new.name).is_dir():
+                os.replace(directory / new.name, staging / f".old-{new.name}")
+            os.replace(new, directory / new.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(who: str, run, argv=None) -> int:
-    """Run ``run(argv)``; a BuildError or Ctrl-C ends with one line on stderr (exit 1 or 130)."""
+    """Run ``run(argv)``; a BuildError or Ctrl-C ends in one line on stderr (exit 1 or 130)."""
     try:
         return run(argv)
     except BuildError as err:

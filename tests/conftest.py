@@ -5,9 +5,15 @@
 """
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+
+# the build scripts' modules (scripts/build_notebooks.py, ...) for the tests of the book
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 
 def pytest_addoption(parser):

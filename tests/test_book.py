@@ -1,25 +1,23 @@
-"""Tests of the book: its notebooks under nbval, the Jupyter Book build, and the built site.
+"""Tests of the book: its notebooks executed once at the quick set, and the site built from them.
 
-The expensive step, executing every notebook at the quick parameter set, runs once per test
-session in a scratch copy of the repository (so the working tree is never touched); the book
-is built from that copy. Then:
+One session fixture executes every notebook once, at the quick parameter set, in a scratch copy
+of the repository (the working tree is never touched); every check below reads those outputs:
 
-- nbval reruns every notebook (quick set injected by papermill) and compares the output of
-  each cell marked ``# NBVAL_CHECK_OUTPUT`` with the reference stored in the source notebook;
-- a second run of the notebooks must give byte-identical files (figures included);
-- the book must build with ``-W -n --keep-going`` and print no warning;
-- every internal link and anchor of the built site must resolve, and nothing may be loaded
-  from another host (the book must read offline);
+- the output of each cell marked ``# NBVAL_CHECK_OUTPUT`` equals the reference stored in the
+  source notebook, compared by nbval's own comparison (nbval would execute the notebooks once
+  more; here it compares the outputs papermill produced);
+- the book builds from them with ``-W -n --keep-going`` and prints no warning;
+- every internal link and anchor of the site resolves, and nothing is loaded from another host
+  (the book reads offline);
 - in headless Chromium (Debian's package) every page is opened from a loopback server: every
-  image must load, MathJax must come from the site itself and typeset every formula without
-  error, and no request may leave the machine or fail.
+  image loads, MathJax comes from the site and typesets every formula, and no request leaves
+  the machine or fails.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html.parser
-import importlib.util
 import os
 import re
 import shutil
@@ -29,63 +27,39 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import build_book as builder
+import build_notebooks as runner
 import nbformat
-import papermill
 import pytest
+from nbval.plugin import IPyNbFile, nocolors
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[!.]*.ipynb"))
 # Left out of the scratch copy of the repository: version control, environments, outputs.
-_NOT_COPIED = {
-    ".git", ".venv", "_build", ".pytest_cache", ".hypothesis", "dask-worker-space",
-    "__pycache__", ".ipynb_checkpoints",
-}
-
-
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-runner = _load_script("build_notebooks")
-builder = _load_script("build_book")
-
-
-def _ignore(directory, names):
-    rel = Path(directory).resolve().relative_to(REPO)
-    skipped = {n for n in names if n in _NOT_COPIED or n.endswith(".egg-info")}
-    if rel == Path("book"):
-        skipped.add("figures")  # generated; the copy must start without it
-    return skipped
-
-
-def _toc_files() -> list[str]:
-    return builder.toc_files(REPO)
-
-
-def _notebooks() -> list[Path]:
-    return runner.discover_notebooks(REPO / "notebooks")
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "_build", ".pytest_cache", ".hypothesis",
+                                    "dask-worker-space", "__pycache__", ".ipynb_checkpoints",
+                                    "*.egg-info", "figures")
 
 
 # --------------------------------------------------------------------------- static checks
 
 
-def test_every_notebook_has_both_parameter_sets():
-    names = [p.stem for p in _notebooks()]
-    sets = runner.load_parameter_sets(REPO / "notebooks" / "params.yml", names)
-    for set_name, entries in sets.items():
-        for path in _notebooks():
-            # raises naming the notebook if a key is not set in its parameters cell
-            runner.check_parameters(path, entries[path.stem])
-        assert set(entries) == set(names), set_name
+def test_params_yml_holds_only_quick_overrides():
+    """Each entry overrides a parameter of the notebook, with its type (publication values
+    live in the parameters cell only: params.yml used to restate all of them)."""
+    params = REPO / "notebooks" / "params.yml"
+    overrides = runner.load_overrides(params, [p.stem for p in NOTEBOOKS])
+    for path in NOTEBOOKS:
+        defaults = runner.check_parameters(path, overrides[path.stem])
+        same = [k for k, v in overrides[path.stem].items() if v == defaults[k]]
+        assert not same, f"{path.name}: params.yml restates the publication values of {same}"
 
 
 def test_table_of_contents_lists_every_notebook():
-    chapters = {f.rsplit("/", 1)[1] for f in _toc_files() if f.startswith("book/figures/")}
-    notebooks = {p.stem for p in _notebooks()}
+    chapters = {f.rsplit("/", 1)[1] for f in builder.toc_files(REPO)
+                if f.startswith("book/figures/")}
+    notebooks = {p.stem for p in NOTEBOOKS}
     assert chapters == notebooks, (
         f"notebooks without a chapter: {sorted(notebooks - chapters)}; "
         f"chapters without a notebook: {sorted(chapters - notebooks)}"
@@ -99,33 +73,31 @@ def test_table_of_contents_lists_every_notebook():
 class Run:
     returncode: int
     output: str
-    seconds: float
 
 
-def _run(cmd, cwd, env=None) -> Run:
-    t0 = time.perf_counter()
-    res = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
-    return Run(res.returncode, res.stdout + res.stderr, time.perf_counter() - t0)
+def _run(cmd, cwd) -> Run:
+    res = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
+    return Run(res.returncode, res.stdout + res.stderr)
 
 
 @pytest.fixture(scope="session")
 def book_tree(tmp_path_factory) -> Path:
     """A scratch copy of the repository, without generated files."""
     root = tmp_path_factory.mktemp("book") / "repo"
-    shutil.copytree(REPO, root, ignore=_ignore, symlinks=True)
+    shutil.copytree(REPO, root, ignore=NOT_COPIED, symlinks=True)
     return root
 
 
 @pytest.fixture(scope="session")
 def quick_notebooks(book_tree) -> Path:
-    """Every notebook executed at the quick set into the copy's book/figures (once)."""
+    """Every notebook executed once, at the quick set, into the copy's book/figures."""
     run = _run([sys.executable, book_tree / "scripts" / "build_notebooks.py", "--set", "quick"],
                cwd=book_tree)
     if run.returncode != 0:
         pytest.fail(f"executing the notebooks (quick set) failed:\n{run.output[-5000:]}",
                     pytrace=False)
+    executed = re.findall(r"\] (\S+\.ipynb) done in", run.output)
+    assert sorted(executed) == [p.name for p in NOTEBOOKS], run.output  # each exactly once
     return book_tree / "book" / "figures"
 
 
@@ -145,70 +117,36 @@ def site(built_book, book_tree) -> Path:
 # --------------------------------------------------------------------------- notebooks
 
 
-def test_nbval_reproduces_checked_outputs(tmp_path):
-    """nbval reruns each notebook at the quick set; marked cells must match the stored output."""
-    names = [p.stem for p in _notebooks()]
-    quick = runner.load_parameter_sets(REPO / "notebooks" / "params.yml", names)["quick"]
-    nb_dir = tmp_path / "nbval"
-    nb_dir.mkdir()
-    unchecked, unreferenced, n_code_cells = [], [], 0
-    for src in _notebooks():
-        prepared = nb_dir / src.name
-        # prepare_only injects the parameters and keeps the stored outputs: the reference
-        papermill.execute_notebook(
-            str(src), str(prepared), parameters=quick[src.stem], prepare_only=True,
-            kernel_name=runner.KERNEL_NAME, progress_bar=False,
-        )
-        nb = nbformat.read(prepared, as_version=4)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        n_code_cells += len(code)
-        checked = [c for c in code if c.source.lstrip().startswith(runner.NBVAL_MARKER)]
-        if not checked:
-            unchecked.append(src.name)
-        unreferenced += [f"{src.name}: {c.source.splitlines()[1:2]}" for c in checked
-                         if not c.outputs]
-    assert not unchecked, (
-        f"notebooks without a '{runner.NBVAL_MARKER}' cell, so nbval checks nothing: {unchecked}"
-    )
-    assert not unreferenced, (
-        "cells marked for output checking have no stored reference output; run "
-        "`make nbval-reference` and commit the notebooks:\n  " + "\n  ".join(unreferenced)
-    )
-    env = runner.kernel_environment(runner.source_date_epoch(), tmp_path / "kernel")
-    env.pop("PYTEST_ADDOPTS", None)
-    ini = nb_dir / "pytest.ini"
-    ini.write_text("[pytest]\n")  # keep the repository's pytest settings out of this run
-    cmd = [
-        sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-        "--nbval-cell-timeout", "900", "-p", "no:cacheprovider", "-q",
-        "-c", ini, "--rootdir", nb_dir, *sorted(nb_dir.glob("*.ipynb")),
-    ]
-    run = _run(cmd, cwd=nb_dir, env=env)
-    output = builder.ANSI_ESCAPE.sub("", run.output)
-    if run.returncode != 0:
-        pytest.fail(f"nbval failed (exit status {run.returncode}):\n{output[-8000:]}",
-                    pytrace=False)
-    # nbval makes one test item per code cell; all of them must have run and passed
-    passed = re.search(r"(\d+) passed", output)
-    assert passed and int(passed.group(1)) == n_code_cells, output[-3000:]
+def test_checked_outputs_match_the_stored_reference(quick_notebooks, request):
+    """Every code cell ran; marked cells print what the source notebook stores (nbval-lax)."""
+    differing = []
+    for src in NOTEBOOKS:
+        ran = runner.code_cells(nbformat.read(quick_notebooks / src.name, as_version=4))
+        assert all(c.execution_count for c in ran if c.source.strip()), f"{src.name}: not run"
+        nbfile = IPyNbFile.from_parent(request.session, path=src)
+        nbfile.compare_outputs = False  # as --nbval-lax: only the marked cells are compared
+        items = list(nbfile.collect())
+        assert [i.cell.source for i in items] == [c.source for c in ran], src.name
+        checked = [(item, cell) for item, cell in zip(items, ran) if item.options["check"]]
+        assert checked, f"{src.name}: no '{runner.NBVAL_MARKER}' cell, so nothing is checked"
+        for item, cell in checked:
+            assert item.cell.outputs, (f"{src.name}, {item.name}: no stored reference output; "
+                                       "run `make nbval-reference` and commit the notebook")
+            item.colors = nocolors
+            if not item.compare_outputs(cell.outputs, item.cell.outputs):
+                differing += [f"{src.name}, {item.name}:", *item.comparison_traceback]
+    assert not differing, "\n".join(differing)
 
 
+@pytest.mark.slow
 def test_rerun_gives_byte_identical_notebooks(book_tree, quick_notebooks, tmp_path):
     """Executed notebooks, figures included, do not change from one run to the next."""
-    out = tmp_path / "rerun"
     run = _run([sys.executable, book_tree / "scripts" / "build_notebooks.py", "--set", "quick",
-                "--output-dir", out], cwd=book_tree)
+                "--force", "--output-dir", tmp_path], cwd=book_tree)
     assert run.returncode == 0, run.output[-5000:]
-    first = sorted(p.name for p in quick_notebooks.glob("*.ipynb"))
-    assert first == sorted(p.name for p in out.glob("*.ipynb"))
-    differing = []
-    for name in first:
-        a = nbformat.read(quick_notebooks / name, as_version=4)
-        b = nbformat.read(out / name, as_version=4)
-        if (quick_notebooks / name).read_bytes() != (out / name).read_bytes():
-            cells = [i for i, (x, y) in enumerate(zip(a.cells, b.cells)) if x != y]
-            differing.append(f"{name}: cells {cells} (or metadata) differ")
-    assert not differing, "reruns differ:\n  " + "\n  ".join(differing)
+    differing = [p.name for p in NOTEBOOKS
+                 if (quick_notebooks / p.name).read_bytes() != (tmp_path / p.name).read_bytes()]
+    assert not differing, f"reruns differ: {differing}"
 
 
 # --------------------------------------------------------------------------- build
@@ -221,7 +159,7 @@ def test_book_builds_without_warnings(built_book, book_tree):
             if builder.WARNING_LINE.search(line) and not line.startswith("build_book: error")]
     assert not scan, "the build printed warnings:\n" + "\n".join(scan[:30])
     html = book_tree / "_build" / "html"
-    missing = [f for f in _toc_files() if not (html / f"{f}.html").is_file()]
+    missing = [f for f in builder.toc_files(REPO) if not (html / f"{f}.html").is_file()]
     assert not missing, f"pages missing from the site: {missing}"
 
 
@@ -383,8 +321,9 @@ PAGE_CHECK_JS = r"""
 
 
 @pytest.fixture(scope="session")
-def chromium_path() -> str:
-    from _browser import CHROMIUM
+def browser(site):
+    """Headless Chromium with one page, and a loopback server of the site: (browser, server)."""
+    from _browser import CHROMIUM, Chromium, SiteServer
 
     path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
     if path is None:
@@ -392,51 +331,46 @@ def chromium_path() -> str:
         if IN_CI:
             pytest.fail(f"{reason}; .ci/run installs it, so CI must have it", pytrace=False)
         pytest.skip(reason)
-    return path
-
-
-def test_site_renders_in_headless_chromium(site, chromium_path):
-    from _browser import Chromium, SiteServer
-
-    pages = [p for p, parsed in _pages(site).items()
-             if not any(tag == "meta" for tag, _, _ in parsed.urls)]  # skip redirect stubs
-    problems, n_images, n_formulae = [], 0, 0
-    with Chromium(chromium_path) as browser:  # started before the server's thread
-        browser.open_page()
+    with Chromium(path) as chromium:  # started before the server's thread
+        chromium.open_page()
         with SiteServer(site) as server:
-            for page in pages:
-                rel = page.relative_to(site).as_posix()
-                since = len(browser.events)
-                browser.navigate(f"{server.origin}/{rel}")
-                report = browser.evaluate(PAGE_CHECK_JS, timeout=90)
-                n_images += len(report["images"])
-                problems += [f"{rel}: image {im['src']} did not load"
-                             for im in report["images"] if not im["ok"]]
-                mj = report["mathjax"]
-                if report["math"]:
-                    if mj is None:
-                        problems.append(f"{rel}: {report['math']} formulae but MathJax never ran")
-                    else:
-                        n_formulae += mj["jax"]
-                        if not mj["root"].startswith(server.origin + "/_static/mathjax"):
-                            problems.append(f"{rel}: MathJax loaded from {mj['root']}")
-                        if not mj["version"].startswith("2.7"):
-                            problems.append(f"{rel}: unexpected MathJax {mj['version']}")
-                        problems += [f"{rel}: TeX error in {t!r}" for t in mj["texErrors"]]
-                        problems += [f"{rel}: formula not typeset: {t!r}" for t in mj["untypeset"]]
-                for ev in browser.events_since(since):
-                    method, params = ev.get("method"), ev.get("params", {})
-                    if method == "Network.requestWillBeSent":
-                        url = params["request"]["url"]
-                        if _is_remote(url) and not url.startswith(server.origin):
-                            problems.append(f"{rel}: request to another host: {url}")
-                    elif method == "Runtime.exceptionThrown":
-                        details = params["exceptionDetails"]
-                        text = details.get("exception", {}).get("description") or details["text"]
-                        problems.append(f"{rel}: JavaScript exception: {text[:200]}")
-            time.sleep(0.5)  # let late requests (fonts) reach the log
-            problems += [f"HTTP {status} for {path}" for path, status in server.requests
-                         if isinstance(status, int) and status >= 400]
+            yield chromium, server
+
+
+@pytest.fixture(scope="session")
+def rendered(browser, site) -> dict[str, tuple[dict, list[dict]]]:
+    """Every page (not redirect stubs) opened once: page -> (PAGE_CHECK_JS report, events)."""
+    chromium, server = browser
+    reports = {}
+    for page, parsed in _pages(site).items():
+        if any(tag == "meta" for tag, _, _ in parsed.urls):
+            continue
+        rel = page.relative_to(site).as_posix()
+        since = len(chromium.events)
+        chromium.navigate(f"{server.origin}/{rel}")
+        reports[rel] = (chromium.evaluate(PAGE_CHECK_JS, timeout=90), chromium.events_since(since))
+    time.sleep(0.5)  # let late requests (fonts) reach the server's log
+    return reports
+
+
+def test_images_and_mathjax_render_in_chromium(rendered, browser):
+    _, server = browser
+    problems, n_images, n_formulae = [], 0, 0
+    for rel, (report, _) in rendered.items():
+        n_images += len(report["images"])
+        problems += [f"{rel}: image {im['src']} did not load"
+                     for im in report["images"] if not im["ok"]]
+        mj = report["mathjax"]
+        if report["math"] and mj is None:
+            problems.append(f"{rel}: {report['math']} formulae but MathJax never ran")
+        elif report["math"]:
+            n_formulae += mj["jax"]
+            if not mj["root"].startswith(server.origin + "/_static/mathjax"):
+                problems.append(f"{rel}: MathJax loaded from {mj['root']}")
+            if not mj["version"].startswith("2.7"):
+                problems.append(f"{rel}: unexpected MathJax {mj['version']}")
+            problems += [f"{rel}: TeX error in {t!r}" for t in mj["texErrors"]]
+            problems += [f"{rel}: formula not typeset: {t!r}" for t in mj["untypeset"]]
     assert not problems, f"{len(problems)} problem(s):\n  " + "\n  ".join(problems[:40])
     # the checks above must not pass vacuously
     assert n_images > 0, "the book shows no image"
@@ -571,3 +505,23 @@ def test_inline_math_sits_on_the_baseline_at_the_text_size(site, chromium_path):
     assert abs((f_bottom - f_top) - (t_bottom - t_top)) <= 1, (
         f"inline ${m['letter']}$ is {f_bottom - f_top} px tall, the text's "
         f"{m['letter']} {t_bottom - t_top} px (line height {m['lineHeight']} px)")
+
+
+def test_no_request_leaves_the_machine_or_fails_in_chromium(rendered, browser):
+    _, server = browser
+    problems = []
+    for rel, (_, events) in rendered.items():
+        for ev in events:
+            method, params = ev.get("method"), ev.get("params", {})
+            if method == "Network.requestWillBeSent":
+                url = params["request"]["url"]
+                if _is_remote(url) and not url.startswith(server.origin):
+                    problems.append(f"{rel}: request to another host: {url}")
+            elif method == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                text = details.get("exception", {}).get("description") or details["text"]
+                problems.append(f"{rel}: JavaScript exception: {text[:200]}")
+    problems += [f"HTTP {status} for {path}" for path, status in server.requests
+                 if isinstance(status, int) and status >= 400]
+    assert not problems, f"{len(problems)} problem(s):\n  " + "\n  ".join(problems[:40])
+    assert server.requests, "the browser requested nothing"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+import build_notebooks as runner
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNER = REPO / "scripts" / "build_notebooks.py"
@@ -126,19 +128,28 @@ def test_run_is_deterministic_and_incremental(project):
     ("a_ok: not a mapping", "a_ok must be a mapping of parameters"),
     ("a_ok: {}\nc_new: {}", "entries without a notebook: ['c_new']"),
     ("publication: {a_ok: {}}", "no entry for notebook(s) ['a_ok']"),
-    # YAML 1.1 reads 1e-7 (no dot) as a string: it used to fail inside the notebook
-    ("a_ok: {gamma: 1e-7}", "a_ok.ipynb: parameter 'gamma' expects float, params.yml gives str"),
     ("a_ok: {x: [1, 2]}", "parameter 'x' expects int, params.yml gives list[int] [1, 2]"),
     ("a_ok: {x: 2\n  seed: 3", "params.yml: YAML syntax error at line 2, column"),
 ])
-def test_bad_parameters_are_one_line_before_any_kernel_starts(project, params, message):
-    nbdir, out = project
+def test_bad_parameters_are_rejected(project, params, message):
+    nbdir, _ = project
     (nbdir / "params.yml").write_text(params + "\n")
+    with pytest.raises(runner.BuildError, match=re.escape(message)) as err:
+        overrides = runner.load_overrides(nbdir / "params.yml", ["a_ok"])
+        runner.check_parameters(nbdir / "a_ok.ipynb", overrides["a_ok"])
+    assert "\n" not in str(err.value)
+
+
+def test_wrong_type_is_one_line_before_any_kernel_starts(project):
+    nbdir, out = project
+    # YAML 1.1 reads 1e-7 (no dot) as a string: it used to fail inside the notebook
+    (nbdir / "params.yml").write_text("a_ok: {gamma: 1e-7}\n")
     res = _runner(nbdir, out)
     assert res.returncode == 1
-    assert message in res.stderr_text
-    assert len(res.stderr_text.strip().splitlines()) == 1, res.stderr_text
-    assert "..." not in res.stdout_text  # no notebook was started
+    assert res.stderr_text == ("build_notebooks: error: a_ok.ipynb: parameter 'gamma' expects "
+                               "float, params.yml gives str '1e-7' (YAML reads 1e-7 as a string: "
+                               "write 1.0e-7)\n")
+    assert res.stdout_text == ""  # no notebook was started
     assert (out / "a_ok.ipynb").read_text() == "previous build"
 
 
