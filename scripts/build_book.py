@@ -1,11 +1,8 @@
 #!/usr/bin/env python
 """Build the Jupyter Book into ``_build/html``, all or nothing, with warnings as errors.
 
-``jupyter-book build ROOT -W -n --keep-going`` writes into a staging directory under
-``ROOT/_build``; only a build that succeeds and prints no warning replaces ``_build/html``.
-Jupyter Book prints some problems (configuration validation errors) outside Sphinx's logging,
-so every output line is scanned too. The notebooks are executed beforehand
-(scripts/build_notebooks.py); the configuration has ``execute_notebooks: "off"``.
+Only a ``jupyter-book build -W -n --keep-going`` that succeeds and prints no warning line (some,
+such as config validation errors, bypass Sphinx's logging) replaces ``_build/html``.
 """
 
 from __future__ import annotations

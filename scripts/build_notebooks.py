@@ -1,12 +1,9 @@
 #!/usr/bin/env python
 """Execute the book's notebooks with papermill into ``book/figures``, all or nothing.
 
-The ``parameters`` cell of each notebook holds its publication values (``--set publication``);
-``notebooks/params.yml`` holds the quick set, overrides checked by name and type against that
-cell before any kernel starts. Only notebooks whose code, parameters or environment (package
-code, package versions, lock file) changed since the build in ``provenance.json`` are executed;
-an edit of prose only is merged into the notebook executed before. A failure names the
-notebook, the cell and its first line, and the output folder stays as it was.
+Publication values are the notebooks' ``parameters`` cells; the quick set, ``params.yml``, is
+checked against them by name and type. Only notebooks whose code, parameters or environment
+changed since the build in ``provenance.json`` are executed (prose edits are merged).
 """
 
 from __future__ import annotations
@@ -150,6 +147,7 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
         papermill.execute_notebook(
             str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
             cwd=str(scratch), request_save_on_cell_execute=True, execution_timeout=timeout,
+            coalesce_streams=True,  # else a slow cell's output is split at random points
             on_cell_start=lambda cell, cell_index: started.append((cell_index, cell)))
     except Exception as err:
         what = {PapermillExecutionError: lambda: f"{err.ename}: {err.evalue}",
@@ -201,9 +199,16 @@ def run(argv=None) -> int:
     env, epoch_given, epoch = environment(), "SOURCE_DATE_EPOCH" in os.environ, source_date_epoch()
     scratch = Path(tempfile.mkdtemp(prefix="nslmodel-notebooks-"))
     isolate_kernels(epoch, scratch)
-    if args.update_nbval_reference:
+    if args.update_nbval_reference:  # the reference the tests compare the quick set with
         for src in notebooks:
-            update_reference(src, execute(src, chosen[src.stem], scratch, args.cell_timeout))
+            nb = nbformat.read(src, as_version=4)
+            ran = code_cells(execute(src, chosen[src.stem], scratch, args.cell_timeout))
+            for cell, out in zip(code_cells(nb), ran, strict=True):
+                checked = cell.source.lstrip().startswith(NBVAL_MARKER)
+                cell.outputs = out.outputs if checked else []
+                cell.execution_count = out.execution_count if checked else None
+            nbformat.write(nb, src)  # validates first
+            print(f"{src.name}: outputs of the '{NBVAL_MARKER}' cells stored")
         return 0
     out_dir, runs = args.output_dir, {}
     with locked(out_dir, "build_notebooks"), staged(out_dir) as staging:
@@ -228,14 +233,13 @@ def run(argv=None) -> int:
                 seconds = round(time.perf_counter() - t0, 1)
                 print(f"{tag} done in {seconds:.1f} s", flush=True)
                 seeds = {k: params.get(k, v) for k, v in defaults[src.stem].items() if "seed" in k}
-                runs[src.stem] = {"parameter_set": args.set, "parameters": params, "seeds": seeds,
-                                  "wall_time_s": seconds, "input_hash": digest}
+                runs[src.stem] = {"parameters": params, "seeds": seeds, "wall_time_s": seconds,
+                                  "input_hash": digest}
             rel = src.relative_to(args.notebooks_dir.parent).as_posix()
             nbformat.write(assemble(nb, executed, rel), staging / src.name)
-        sets, commit = {r["parameter_set"] for r in runs.values()}, git("rev-parse", "HEAD")
+        commit = git("rev-parse", "HEAD")
         now = dt.datetime.fromtimestamp(epoch if epoch_given else time.time(), dt.timezone.utc)
-        rec = {"parameter_set": sets.pop() if len(sets) == 1 else "mixed",
-               "git_commit": commit or "unknown",
+        rec = {"parameter_set": args.set, "git_commit": commit or "unknown",
                "git_dirty": None if commit is None else bool(git("status", "--porcelain")),
                "built_at": now.replace(microsecond=0).isoformat(), "source_date_epoch": epoch,
                "platform": platform.platform(), "cpu_count": os.cpu_count(), "environment": env,
@@ -248,19 +252,6 @@ def run(argv=None) -> int:
             stale.unlink()  # its source left notebooks/
     print(f"{len(runs)} executed notebook(s) in {out_dir}", flush=True)
     return 0
-
-
-def update_reference(src: Path, executed) -> None:
-    """Store the outputs of the ``# NBVAL_CHECK_OUTPUT`` cells in `src`; clear all others."""
-    nb = nbformat.read(src, as_version=4)
-    for cell, ran in zip(code_cells(nb), code_cells(executed), strict=True):
-        keep = cell.source.lstrip().startswith(NBVAL_MARKER)
-        cell.outputs = ran.outputs if keep else []
-        cell.execution_count = ran.execution_count if keep else None
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
-    nbformat.write(nb, src)  # validates first
-    print(f"  {src.name}: reference outputs of the checked cells stored")
 
 
 def parse_args(argv=None):

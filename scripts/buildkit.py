@@ -38,23 +38,16 @@ def source_date_epoch(cwd: Path = REPO_ROOT) -> int | None:
 
 @contextlib.contextmanager
 def locked(directory: Path, who: str):
-    """Hold ``directory/.lock`` for a whole build; a second build says so in one line and waits.
-
-    With the lock held no other build is live in `directory`, so the staging directories found
-    there were left by a killed build and are removed.
-    """
+    """Hold ``directory/.lock`` for a whole build (a second build says so, then waits); then
+    staging directories found there were left by a killed build and are removed."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / ".lock", os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 20, 0).decode(errors="replace") or "?"
-            print(f"{who}: waiting for the build holding {directory / '.lock'} (pid {holder})",
-                  flush=True)
+            print(f"{who}: waiting for the build holding {directory / '.lock'}", flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
         for stale in directory.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
         yield
@@ -64,9 +57,8 @@ def locked(directory: Path, who: str):
 
 @contextlib.contextmanager
 def staged(directory: Path):
-    """Yield a scratch directory in `directory`; if the block succeeds, each of its entries
-    replaces its namesake in `directory` by a rename (a directory is swapped whole), else
-    `directory` keeps its contents. The scratch directory is removed either way."""
+    """Yield a scratch directory in `directory`; if the block succeeds, its entries replace
+    their namesakes by renames (directories swapped whole); the scratch is removed anyway."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
     try:
         yield staging

@@ -31,7 +31,7 @@ import build_book as builder
 import build_notebooks as runner
 import nbformat
 import pytest
-from nbval.plugin import IPyNbFile, nocolors
+from nbval.plugin import IPyNbFile, coalesce_streams, nocolors
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -133,7 +133,8 @@ def test_checked_outputs_match_the_stored_reference(quick_notebooks, request):
             assert item.cell.outputs, (f"{src.name}, {item.name}: no stored reference output; "
                                        "run `make nbval-reference` and commit the notebook")
             item.colors = nocolors
-            if not item.compare_outputs(cell.outputs, item.cell.outputs):
+            if not item.compare_outputs(coalesce_streams(cell.outputs),
+                                        coalesce_streams(item.cell.outputs)):
                 differing += [f"{src.name}, {item.name}:", *item.comparison_traceback]
     assert not differing, "\n".join(differing)
 

@@ -20,6 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import build_notebooks as runner
+import buildkit
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNER = REPO / "scripts" / "build_notebooks.py"
@@ -68,7 +69,7 @@ def _runner(nbdir, out, *extra):
     ("y = x * 10\nraise ValueError(f'boom y={y}')",
      "b_fail.ipynb failed in cell 3 of 3 ('y = x * 10'): ValueError: boom y=20"),
     # papermill marks every cell "completed" whether or not it finished; nbclient names it
-    ("import os; os._exit(1)", "failed in cell 3 of 3 ('import os; os._exit(1)'): the kernel died"),
+    ("import os; os._exit(1)", "in cell 3 of 3 ('import os; os._exit(1)'): the kernel died"),
     ("import time\ntime.sleep(60)", "failed in cell 3 of 3 ('import time'): timed out after 3 s"),
 ])
 def test_failing_notebook_names_its_cell_and_changes_nothing(project, body, message):
@@ -119,7 +120,8 @@ def test_run_is_deterministic_and_incremental(project):
     (nbdir / "params.yml").write_text("a_ok: {x: 3, seed: 5}\n")
     res = _runner(nbdir, out)
     assert "done in" in res.stdout_text
-    assert nbformat.read(out / "a_ok.ipynb", as_version=4).cells[-1].outputs[0]["text"] == "x = 3\n"
+    rerun = nbformat.read(out / "a_ok.ipynb", as_version=4)
+    assert rerun.cells[-1].outputs[0]["text"] == "x = 3\n"
     assert not list(out.glob(".staging-*"))
 
 
@@ -210,3 +212,28 @@ def test_concurrent_builds_wait_and_an_interrupted_one_keeps_the_site(tmp_path):
     assert err.strip() == "build_book: interrupted; the previous output is unchanged"
     assert (site / "intro.html").read_bytes() == before
     assert _entries(tmp_path) == [".lock", "html"]
+
+
+def test_one_staging_helper_and_one_build_time_for_both_scripts(tmp_path, monkeypatch):
+    """Both scripts stage through buildkit.staged and date through buildkit.source_date_epoch
+    (each used to have its own copy)."""
+    for script in (RUNNER, BUILDER):
+        text = script.read_text()
+        assert "staged(" in text and "mkdtemp(prefix=\".staging" not in text, script.name
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "old.html").write_text("old")
+    with pytest.raises(RuntimeError), buildkit.staged(tmp_path) as staging:
+        (staging / "site").mkdir()
+        raise RuntimeError("the build failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    assert (tmp_path / "site" / "old.html").read_text() == "old"
+    with buildkit.staged(tmp_path) as staging:
+        (staging / "site").mkdir()
+        (staging / "site" / "new.html").write_text("new")
+    assert [p.name for p in (tmp_path / "site").iterdir()] == ["new.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert buildkit.source_date_epoch() == 1700000000
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(buildkit.BuildError, match="SOURCE_DATE_EPOCH='yesterday'"):
+        buildkit.source_date_epoch()

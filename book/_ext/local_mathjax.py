@@ -1,11 +1,8 @@
 """Serve MathJax from the built site instead of a CDN, so the book reads offline.
 
-The MathJax 2.7 distribution of the ``jupyter-server-mathjax`` package (the copy the Jupyter
-server itself uses) is copied to ``_static/mathjax`` of the HTML output; ``mathjax_path`` and
-``mathjax2_config`` in _config.yml point there and select what it ships (TeX input, HTML-CSS
-output, STIX-Web fonts). myst-parser states its rule "typeset only MyST's math elements" in
-MathJax 3 syntax (``mathjax3_config``), which MathJax 2 would take for its own configuration;
-it is dropped here, and ``mathjax2_config`` states the same rule in MathJax 2 syntax.
+The MathJax 2.7 copy of ``jupyter-server-mathjax`` goes to ``_static/mathjax``, where
+``mathjax_path`` and ``mathjax2_config`` in _config.yml point. myst-parser's MathJax 3 setting
+(which MathJax 2 would read as its own) is dropped; ``mathjax2_config`` says the same for 2.
 """
 
 from __future__ import annotations
