@@ -1,8 +1,10 @@
 # nslmodel: build, test and book targets. Needs only Python >= 3.11 and make.
 #
-#   make book        the main job: venv, execute every notebook (publication set), build the site
-#   make book-quick  the same with the quick parameter set (what the tests use)
-#   make test        the test suite (nbval, book build and browser check included; not `slow`)
+#   make book        the main job: venv, execute the notebooks that changed (publication values
+#                    of their parameters cells), build the site
+#   make book-quick  the same with the quick set of notebooks/params.yml (what the tests use)
+#   make test        the test suite (each notebook executed once at the quick set; nbval's
+#                    comparison, book build and browser check on those outputs; not `slow`)
 #   make lock        refresh requirements.lock (needs network; uv is installed into a scratch venv)
 #   make artifact    archive the built book for deposit (site, notebooks, lock, metadata, SHA256SUMS)
 #   make venv LOCKED=0  install from pyproject.toml's ranges instead of the lock (other platforms)

@@ -2,7 +2,9 @@
 """Build the Jupyter Book into ``_build/html``, all or nothing, with warnings as errors.
 
 Only a ``jupyter-book build -W -n --keep-going`` that succeeds and prints no warning line (some,
-such as config validation errors, bypass Sphinx's logging) replaces ``_build/html``.
+such as config validation errors, bypass Sphinx's logging) replaces ``_build/html``. Sphinx
+keeps the state of the last successful build in ``_build/.cache`` and re-reads only changed
+pages; a failed or interrupted build deletes it (it would hide the failed pages' warnings).
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def build(argv=None) -> int:
     env |= {"SOURCE_DATE_EPOCH": str(epoch)} if epoch is not None else {}
     jb = Path(sys.executable).with_name("jupyter-book")
     build_dir, t0, warnings = root / "_build", time.perf_counter(), []
+    cache = build_dir / ".cache"
     with locked(build_dir, "build_book"), staged(build_dir) as staging:
         cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--path-output",
-               str(staging), "--builder", "html", "-W", "-n", "--keep-going"]
+               str(cache), "--builder", "html", "-W", "-n", "--keep-going"]
         print("+ " + " ".join(cmd), flush=True)
         # its own session: Ctrl-C reaches this script only, which stops the build below
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -56,13 +59,14 @@ def build(argv=None) -> int:
             finally:
                 if proc.poll() is None:
                     proc.kill()
-        html = staging / "_build" / "html"
+                if proc.wait() or warnings:
+                    shutil.rmtree(cache, ignore_errors=True)
+        html = cache / "_build" / "html"
         if proc.returncode or warnings or not (html / "index.html").is_file():
             raise BuildError(f"jupyter-book build failed (exit status {proc.returncode}, "
                              f"{len(warnings)} warning line(s)); {build_dir / 'html'} is "
                              "unchanged\n  " + "\n  ".join(warnings[:50]))
-        html.rename(staging / "html")
-        shutil.rmtree(staging / "_build")
+        shutil.copytree(html, staging / "html")
     print(f"Book built in {time.perf_counter() - t0:.1f} s: {build_dir / 'html' / 'index.html'}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import filecmp
 import os
 import shutil
 import subprocess
@@ -63,9 +64,12 @@ def staged(directory: Path):
     try:
         yield staging
         for new in sorted(staging.iterdir()):
-            if new.is_dir() and (directory / new.name).is_dir():
-                os.replace(directory / new.name, staging / f".old-{new.name}")
-            os.replace(new, directory / new.name)
+            old = directory / new.name
+            if new.is_file() and old.is_file() and filecmp.cmp(new, old, shallow=False):
+                continue  # unchanged: keep its time stamp (Sphinx rereads by time stamp)
+            if new.is_dir() and old.is_dir():
+                os.replace(old, staging / f".old-{new.name}")
+            os.replace(new, old)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
