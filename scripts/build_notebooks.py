@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
-import datetime as dt
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import os
@@ -22,6 +18,7 @@ import platform
 import sys
 import tempfile
 import time
+from importlib import metadata, util
 from pathlib import Path
 
 import nbformat
@@ -93,8 +90,10 @@ def check_parameters(path: Path, params: dict) -> dict:
         defaults = {name: ast.literal_eval(info["default"]) for name, info in found.items()}
     except Exception as err:  # noqa: BLE001 - the message is what matters
         raise BuildError(f"{path.name}: parameters cell: {type(err).__name__}: {err}") from None
+    if not defaults:
+        raise BuildError(f"{path.name}: no code cell tagged 'parameters' assigns a parameter")
     unknown = sorted(set(params) - set(defaults))
-    if unknown or not defaults:
+    if unknown:
         raise BuildError(f"{path.name}: params.yml sets {unknown}, which the parameters cell "
                          f"does not define (it defines {sorted(defaults)})")
     for name, value in params.items():
@@ -107,16 +106,13 @@ def check_parameters(path: Path, params: dict) -> dict:
 
 def environment() -> dict:
     """What the notebooks' outputs depend on besides their code and parameters."""
-    spec, code = importlib.util.find_spec("nslmodel"), hashlib.sha256()
+    spec, code = util.find_spec("nslmodel"), hashlib.sha256()
     root = Path(spec.origin).parent if spec and spec.origin else Path("/nonexistent")
     for f in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".mplstyle")):
         code.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    installed = {d.metadata["Name"].lower().replace("_", "-"): d.version
+                 for d in metadata.distributions()}
+    versions = {n: installed.get(n, "not installed") for n in PACKAGES}
     locks = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
              for pattern in LOCK_FILES for p in sorted(REPO_ROOT.glob(pattern))}
     return {"python": platform.python_version(), "packages": versions,
@@ -144,7 +140,7 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
     # nbclient reports each cell as it starts (papermill marks every cell "completed")
     started, out = [], scratch / src.name
     try:
-        papermill.execute_notebook(
+        executed = papermill.execute_notebook(
             str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
             cwd=str(scratch), request_save_on_cell_execute=True, execution_timeout=timeout,
             coalesce_streams=True,  # else a slow cell's output is split at random points
@@ -164,7 +160,6 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
         where = "in papermill's parameters cell" if INJECTED in tags(cell or {}) else where
         raise BuildError(f"notebook {src.name} failed {where}: {what} (partly executed "
                          f"notebook: {out})") from None
-    executed = nbformat.read(out, as_version=4)
     out.unlink()
     return executed
 
@@ -176,7 +171,7 @@ def assemble(src_nb, executed, source_rel: str):
     injected = [c for c in executed.cells if INJECTED in tags(c)]
     for cell in injected:
         cell["id"], cell.metadata = INJECTED, {"tags": [INJECTED]}
-    for cell in copy.deepcopy(src_nb.cells):
+    for cell in src_nb.cells:  # a copy read for this build
         if cell.cell_type == "code":
             old = next(ran)
             cell.outputs, cell.execution_count = old.outputs, old.execution_count
@@ -191,9 +186,7 @@ def assemble(src_nb, executed, source_rel: str):
 def run(argv=None) -> int:
     args = parse_args(argv)
     notebooks = sorted(args.notebooks_dir.glob("[!.]*.ipynb"))
-    if not notebooks:
-        raise BuildError(f"no notebooks found in {args.notebooks_dir}")
-    overrides = load_overrides(args.params, [p.stem for p in notebooks])
+    overrides = load_overrides(args.notebooks_dir / "params.yml", [p.stem for p in notebooks])
     chosen = {p.stem: overrides[p.stem] if args.set == "quick" else {} for p in notebooks}
     defaults = {p.stem: check_parameters(p, chosen[p.stem]) for p in notebooks}
     env, epoch_given, epoch = environment(), "SOURCE_DATE_EPOCH" in os.environ, source_date_epoch()
@@ -238,13 +231,13 @@ def run(argv=None) -> int:
             rel = src.relative_to(args.notebooks_dir.parent).as_posix()
             nbformat.write(assemble(nb, executed, rel), staging / src.name)
         commit = git("rev-parse", "HEAD")
-        now = dt.datetime.fromtimestamp(epoch if epoch_given else time.time(), dt.timezone.utc)
         rec = {"parameter_set": args.set, "git_commit": commit or "unknown",
                "git_dirty": None if commit is None else bool(git("status", "--porcelain")),
-               "built_at": now.replace(microsecond=0).isoformat(), "source_date_epoch": epoch,
-               "platform": platform.platform(), "cpu_count": os.cpu_count(), "environment": env,
-               "notebooks": runs, "total_notebook_wall_time_s":
-               round(sum(r["wall_time_s"] for r in runs.values()), 1)}
+               "built_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
+                                         time.gmtime(epoch if epoch_given else time.time())),
+               "source_date_epoch": epoch, "platform": platform.platform(),
+               "cpu_count": os.cpu_count(), "environment": env, "notebooks": runs,
+               "total_notebook_wall_time_s": round(sum(r["wall_time_s"] for r in runs.values()), 1)}
         (staging / "provenance.json").write_text(json.dumps(rec, indent=2) + "\n")
         listing = yaml.safe_dump(rec, sort_keys=False)  # included by the reproducing page
         (staging / "provenance.md").write_text(f"```yaml\n{listing}```\n")
@@ -258,7 +251,6 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", choices=("quick", "publication"), default="publication")
     p.add_argument("--notebooks-dir", type=Path, default=REPO_ROOT / "notebooks")
-    p.add_argument("--params", type=Path, help="quick set (default: NOTEBOOKS_DIR/params.yml)")
     p.add_argument("--output-dir", type=Path, default=REPO_ROOT / "book" / "figures")
     p.add_argument("--force", action="store_true", help="re-execute unchanged notebooks too")
     # generous: the publication set runs Monte Carlo cells of minutes
@@ -268,7 +260,6 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.set = "quick" if args.update_nbval_reference else args.set
     args.notebooks_dir, args.output_dir = args.notebooks_dir.resolve(), args.output_dir.resolve()
-    args.params = (args.params or args.notebooks_dir / "params.yml").resolve()
     return args
 
 

@@ -42,18 +42,15 @@ def locked(directory: Path, who: str):
     """Hold ``directory/.lock`` for a whole build (a second build says so, then waits); then
     staging directories found there were left by a killed build and are removed."""
     directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / ".lock", os.O_RDONLY | os.O_CREAT, 0o644)
-    try:
+    with open(directory / ".lock", "a") as lock:  # closing it releases the lock
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"{who}: waiting for the build holding {directory / '.lock'}", flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(lock, fcntl.LOCK_EX)
         for stale in directory.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager
