@@ -324,9 +324,9 @@ PAGE_CHECK_JS = r"""
 
 
 @pytest.fixture(scope="session")
-def browser(site):
-    """Headless Chromium with one page, and a loopback server of the site: (browser, server)."""
-    from _browser import CHROMIUM, Chromium, SiteServer
+def chromium_path() -> str:
+    """Debian's Chromium: skipped where it is missing, except in CI, which installs it."""
+    from _browser import CHROMIUM
 
     path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
     if path is None:
@@ -334,7 +334,15 @@ def browser(site):
         if IN_CI:
             pytest.fail(f"{reason}; .ci/run installs it, so CI must have it", pytrace=False)
         pytest.skip(reason)
-    with Chromium(path) as chromium:  # started before the server's thread
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(site, chromium_path):
+    """Headless Chromium with one page, and a loopback server of the site: (browser, server)."""
+    from _browser import Chromium, SiteServer
+
+    with Chromium(chromium_path) as chromium:  # started before the server's thread
         chromium.open_page()
         with SiteServer(site) as server:
             yield chromium, server
@@ -396,7 +404,7 @@ def test_artifact_verifies_and_its_site_opens(book_tree, site, chromium_path, tm
     unpacked = top / "site"
     assert sorted(p.name for p in (top / "notebooks").glob("*.ipynb")) == sorted(
         p.name for p in (book_tree / "book" / "figures").glob("*.ipynb"))
-    figure = next(f for f in _toc_files() if f.startswith("book/figures/"))
+    figure = next(f for f in TOC if f.startswith("book/figures/"))
     reports, failed, events = {}, [], []
     with Chromium(chromium_path) as browser:
         browser.open_page()
@@ -424,7 +432,7 @@ def test_artifact_verifies_and_its_site_opens(book_tree, site, chromium_path, tm
     events = [e for e in seen if e.get("method") == "Runtime.exceptionThrown"
               or (e.get("method") == "Network.loadingFailed"
                   and urls.get(e["params"]["requestId"], "").startswith(server.origin))]
-    assert landed == f"/{_toc_files()[0]}.html", landed
+    assert landed == f"/{TOC[0]}.html", landed
     assert reports[figure]["images"], f"{figure} shows no image"
     for page, report in reports.items():
         assert all(im["ok"] for im in report["images"]), (page, report["images"])
