@@ -5,8 +5,10 @@ Examples
 ``nslmodel loss --M 10000 --alpha 1 --N 100 --T 1000 --gamma 1e-4``
 ``nslmodel optimal --M 10000 --alpha 1 --N 10,100,1000 --T 1000 --json``
 
-Comma-separated values span a grid (every combination). Bad input prints one line and exits
-with status 2.
+Comma-separated values span a grid (every combination). Integer options accept integral
+values in scientific notation (``--M 1e7``). Bad input prints one line and exits with status 2;
+a failure of the numerics exits with 1, Ctrl-C with 130, and a closed output pipe (``| head``)
+ends the run quietly with 141 (128 + SIGPIPE).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 
 import numpy as np
+
+from . import __version__
 
 __all__ = ["main"]
 
@@ -39,8 +44,23 @@ def _floats(text: str) -> list[float]:
         ) from None
 
 
+def _integer(text: str) -> int:
+    """An integer option: ``10000``, or an integral value in scientific notation (``1e4``)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer (e.g. 10000 or 1e4), got {text!r}")
+    return int(value)
+
+
 def _common(p: argparse.ArgumentParser, *, gamma: bool) -> None:
-    p.add_argument("--M", type=int, required=True, help="latent dimension (power-law spectrum)")
+    p.add_argument("--M", type=_integer, required=True, help="latent dimension (power-law spectrum)")
     p.add_argument("--alpha", type=float, required=True, help="power-law exponent: lambda_I = lam_plus I^-(1+alpha)")
     p.add_argument("--lam-plus", type=float, default=1.0, help="largest eigenvalue (default 1)")
     p.add_argument("--N", type=_floats, required=True, help="number of features; comma-separated for a grid")
@@ -50,20 +70,21 @@ def _common(p: argparse.ArgumentParser, *, gamma: bool) -> None:
     p.add_argument("--sigma-u", type=float, default=1.0, help="feature weight scale (default 1)")
     p.add_argument("--sigma-w", type=float, default=1.0, help="teacher weight scale (default 1)")
     p.add_argument("--sigma-eps", type=float, default=0.0, help="label noise scale (default 0)")
-    p.add_argument("--C", type=int, default=1, help="label dimension (default 1)")
+    p.add_argument("--C", type=_integer, default=1, help="label dimension (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _parser() -> _Parser:
     p = _Parser(prog="nslmodel", description="Expected test loss of the solvable scaling-law model (arXiv:2405.19398).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _common(sub.add_parser("loss", help="expected test loss at ridge gamma (paper Eqs. 93-104)"), gamma=True)
     _common(sub.add_parser("ridgeless", help="ridgeless limit gamma -> 0 (paper Eqs. 105-126)"), gamma=False)
     _common(sub.add_parser("optimal", help="optimal ridge gamma* and the loss there (paper Eq. 128)"), gamma=False)
-    sim = sub.add_parser("simulate", help="Monte Carlo estimate of the loss (mean ± sem)")
+    sim = sub.add_parser("simulate", help="Monte Carlo estimate of the loss (mean +/- sem)")
     _common(sim, gamma=True)
-    sim.add_argument("--trials", type=int, required=True, help="number of independent draws")
-    sim.add_argument("--seed", type=int, required=True, help="seed for numpy.random.SeedSequence")
+    sim.add_argument("--trials", type=_integer, required=True, help="number of independent draws")
+    sim.add_argument("--seed", type=_integer, required=True, help="seed for numpy.random.SeedSequence")
     sim.add_argument("--method", choices=["exact", "sampled"], default="exact")
     sim.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -106,11 +127,20 @@ def _run(args) -> list[dict]:
     return rows
 
 
-def _text(rows: list[dict], command: str) -> str:
+def _plus_minus(stream) -> str:
+    """'±' where ``stream`` can encode it (a UTF-8 terminal or pipe), else '+/-'."""
+    try:
+        "\u00b1".encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return "+/-"
+    return "\u00b1"
+
+
+def _text(rows: list[dict], command: str, pm: str = "\u00b1") -> str:
     if len(rows) == 1:
         r = rows[0]
         if command == "simulate":
-            return f"{r['mean']!r} ± {r['sem']!r}"
+            return f"{r['mean']!r} {pm} {r['sem']!r}"
         if command == "optimal":
             return f"gamma*={r['gamma']!r} loss={r['loss']!r}"
         return repr(r["loss"])
@@ -118,7 +148,7 @@ def _text(rows: list[dict], command: str) -> str:
     for r in rows:
         if command == "simulate":
             r = dict(r)
-            val = f"{r.pop('mean')!r} ± {r.pop('sem')!r}"
+            val = f"{r.pop('mean')!r} {pm} {r.pop('sem')!r}"
             r.pop("trials"), r.pop("seed")
             lines.append(" ".join(f"{k}={v!r}" for k, v in r.items()) + " loss=" + val)
         else:
@@ -127,23 +157,44 @@ def _text(rows: list[dict], command: str) -> str:
 
 
 def _json_value(v):
-    return v if not isinstance(v, float) or np.isfinite(v) else ("inf" if v > 0 else "-inf")
+    """Floats as JSON numbers; the documented infinities (ridgeless loss at N = T) as "inf"."""
+    if not isinstance(v, float) or np.isfinite(v):
+        return v
+    if np.isnan(v):  # the API never returns NaN; refuse to print one
+        raise FloatingPointError("a result is NaN; please report the inputs")
+    return "inf" if v > 0 else "-inf"
+
+
+def _render(args, rows) -> str:
+    if args.json:
+        rows = [{k: _json_value(v) for k, v in r.items()} for r in rows]
+        return json.dumps(rows[0] if len(rows) == 1 else rows, allow_nan=False)
+    return _text(rows, args.command, _plus_minus(sys.stdout))
+
+
+def _error(message: str) -> None:
+    print(f"nslmodel: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
     """Entry point of the ``nslmodel`` console script; returns the exit status."""
     try:
         args = _parser().parse_args(argv)
-        rows = _run(args)
-    except (_UsageError, ValueError) as exc:  # bad input: one line, status 2
-        print(f"nslmodel: error: {exc}", file=sys.stderr)
+        out = _render(args, _run(args))
+        print(out, flush=True)
+    except (_UsageError, ValueError, TypeError) as exc:  # bad input: one line, status 2
+        _error(exc)
         return 2
+    except KeyboardInterrupt:
+        print("nslmodel: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head -1`): point stdout at devnull so that the flush
+        # at exit cannot fail again, and end quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # failures of the numerics (e.g. no convergence): one line too
-        print(f"nslmodel: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _error(f"{type(exc).__name__}: {exc}")
         return 1
-    if args.json:
-        rows = [{k: _json_value(v) for k, v in r.items()} for r in rows]
-        print(json.dumps(rows[0] if len(rows) == 1 else rows))
-    else:
-        print(_text(rows, args.command))
     return 0

@@ -14,13 +14,14 @@ every term positive, so each loss keeps its relative precision.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _validate
 from ._traces import log_mu_per_rho
-from .solver import _shape_out, check_common, solve_flat
+from .solver import solve_flat
 
 __all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve", "log_slope"]
 
@@ -49,15 +50,6 @@ class LossCurve:
     """Expected test loss (signal plus noise) at each gamma."""
 
 
-def check_scales(sigma_w, sigma_eps, C):
-    """Validate sigma_w, sigma_eps (>= 0) and the label dimension C (integer >= 1)."""
-    return (
-        _validate.nonnegative("sigma_w", sigma_w),
-        _validate.nonnegative("sigma_eps", sigma_eps),
-        _validate.label_dim(C),
-    )
-
-
 def gaps(N, T, s, rank):
     r""":math:`N - D_1` and :math:`T - D_1` from the spectral sums ``s`` (a ``Sums``).
 
@@ -70,25 +62,49 @@ def gaps(N, T, s, rank):
     return dN, dT
 
 
+def log_prefactor(C, sigma_w, sigma_u) -> float:
+    r""":math:`\log[C\sigma_w^2/(2\sigma_u^2)]`, as a sum of logs where the product leaves float64.
+
+    Where the product is a normal float it is formed first (the bits of the plain formula);
+    otherwise, e.g. at ``sigma_u = 1e-170``, the logs are added, so that any representable loss
+    comes out (the loss depends on gamma / sigma_u**2 and scales with sigma_w**2).
+    """
+    with np.errstate(all="ignore"):
+        p = np.float64(C) * np.float64(sigma_w) ** 2 / (2.0 * np.float64(sigma_u) ** 2)
+    if np.isfinite(p) and p >= TINY:
+        return float(np.log(p))
+    return math.log(C / 2.0) + 2.0 * math.log(sigma_w) - 2.0 * math.log(sigma_u)
+
+
+TINY = float(np.finfo(float).tiny)
+
+
 def signal_loss(N, T, log_rho, den, f12, *, C, sigma_u, sigma_w):
     r""":math:`\frac{C\sigma_w^2}{2\sigma_u^2}\rho N T (D_1 - D_2)/\mathcal{D}` (paper Eq. 104)."""
     if sigma_w == 0:
         return np.zeros(np.shape(den))
-    log_l = (
-        np.log(C * sigma_w**2 / (2.0 * sigma_u**2)) + log_rho + np.log(N * T) + np.log(f12)
-        - np.log(den)
-    )
-    return np.exp(log_l)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # caught by the caller
+        log_l = (
+            log_prefactor(C, sigma_w, sigma_u) + log_rho + np.log(N * T) + np.log(f12)
+            - np.log(den)
+        )
+        # D1 - D2 and the denominator both underflowed (deep in the ridgeless limit at full
+        # rank): the loss is below float64 as well, an underflow for the caller to report.
+        log_l = np.where((f12 == 0) & (den == 0), -np.inf, log_l)
+        return np.exp(log_l)
 
 
 def noise_loss(dN, den, f1, f12, f2, *, C, sigma_eps):
     r""":math:`\frac{C\sigma_\epsilon^2}{2}[D_2 (N - D_1) + D_1 (D_1 - D_2)]/\mathcal{D}` (Eq. 184)."""
     if sigma_eps == 0:
         return np.zeros(np.shape(den))
-    return 0.5 * C * sigma_eps**2 * (f2 * dN + f1 * f12) / den
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # caught by the caller
+        noise = 0.5 * np.float64(C) * np.float64(sigma_eps) ** 2 * (f2 * dN + f1 * f12) / den
+    # Every term underflowed with the denominator: below float64, an underflow for the caller.
+    return np.where(den > 0, noise, 0.0)
 
 
-def _terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
+def terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
     f12 = s.D1_minus_D2
     den = dN * dT + (dN + dT) * f12  # the second, all-positive form of D
     sig = signal_loss(N, T, log_rho, den, f12, C=C, sigma_u=sigma_u, sigma_w=sigma_w)
@@ -123,16 +139,29 @@ def log_slope(dN, dT, s, sig, noi):
     return slope
 
 
-def _check_finite(total, N, T, gamma):
-    bad = ~np.isfinite(total)
-    if np.any(bad):
-        i = int(np.flatnonzero(bad)[0])
-        raise FloatingPointError(
-            f"expected loss is not finite at {int(bad.sum())} point(s), first at N={N[i]!r}, "
-            f"T={T[i]!r}, gamma={gamma[i]!r}; please report the inputs"
-        )
+def scales(C, sigma_u, sigma_w, sigma_eps) -> str:
+    """How the losses scale with the parameters received, for range errors."""
+    return (
+        f"scales as C sigma_w**2 (signal) and C sigma_eps**2 (noise) and depends on gamma / "
+        f"sigma_u**2; got C={C}, sigma_w={sigma_w:g}, sigma_eps={sigma_eps:g}, sigma_u={sigma_u:g}"
+    )
 
 
+def check_range(total, text, where, *, divergent=False, exact_zero=False):
+    """``total`` unless a value is NaN or left the normal float64 range (then a ValueError).
+
+    0 is accepted only where ``exact_zero`` (a bool or mask: the loss vanishes exactly, e.g.
+    sigma_w = sigma_eps = 0), +inf only if ``divergent``; ``text`` says how the loss scales and
+    ``where`` names the input at a flat index.
+    """
+    total = np.asarray(total, dtype=float)
+    with np.errstate(divide="ignore"):
+        log_total = np.where((total == 0) & ~np.asarray(exact_zero), -1e308, np.log(total))
+    _validate.from_log(log_total, "the expected loss", text, where, divergent=divergent)
+    return total
+
+
+@_validate.validated(gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"), **_validate.MODEL)
 def expected_loss_terms(
     N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None
 ) -> LossTerms:
@@ -142,19 +171,27 @@ def expected_loss_terms(
 
         no_sigma_w(sigma_w)
         return teacher_loss_terms(N, T, gamma, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
-    gamma = _validate.ridge(gamma)
+    spec = spectrum
     N, T, gamma = np.broadcast_arrays(N, T, gamma)
     shape = N.shape
-    Nf, Tf = N.ravel(), T.ravel()
-    _, log_rho, dN, dT, s = solve_flat(Nf, Tf, gamma.ravel(), spec.table, spec.M, sigma_u)
-    sig, noi = _terms_flat(Nf, Tf, log_rho, dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
-                           sigma_eps=sigma_eps)
-    _check_finite(sig + noi, Nf, Tf, gamma.ravel())
-    return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(sig + noi, shape))
+    Nf, Tf, gf = N.ravel(), T.ravel(), gamma.ravel()
+    u, log_rho, dN, dT, s = solve_flat(Nf, Tf, gf, spec.table, spec.M, sigma_u)
+    sig, noi = terms_flat(Nf, Tf, log_rho, dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
+                          sigma_eps=sigma_eps)
+    # Where D1 - D2 underflows, mu > tr / 2.2e-308 (gamma / sigma_u**2 beyond float64): the loss
+    # is its gamma -> infinity limit C sigma_w^2 tr(Lambda) / (2M) to rounding, the noise 0.
+    far = s.D1_minus_D2 < TINY
+    if np.any(far) and sigma_w > 0:
+        with np.errstate(over="ignore"):
+            null = np.exp(math.log(C / 2.0) + 2.0 * math.log(sigma_w) + spec.table.log_trace - math.log(spec.M))
+        sig = np.where(far, null, sig)
+    total = check_range(sig + noi, scales(C, sigma_u, sigma_w, sigma_eps),
+                        lambda i: f"N={Nf[i]:g}, T={Tf[i]:g}, gamma={gf[i]:g}",
+                        exact_zero=(sigma_w == 0 and sigma_eps == 0))
+    return LossTerms(*(_validate.shape_out(x, shape) for x in (sig, noi, total)))
 
 
+@_validate.validated(gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"), **_validate.MODEL)
 def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None):
     r"""Expected test loss :math:`\langle L \rangle + \langle L_\epsilon \rangle` at ridge gamma.
 
@@ -193,6 +230,7 @@ def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=
     ).total
 
 
+@_validate.validated(rho=_validate.Real(0.0), **_validate.MODEL)
 def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> LossCurve:
     r"""Loss against ridge drawn parametrically: :math:`\gamma(\rho)` and :math:`\langle L\rangle(\rho)`.
 
@@ -214,14 +252,12 @@ def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, 
     LossCurve
         ``rho``, ``gamma`` and ``loss`` (signal plus noise), arrays of the shape of ``rho``.
     """
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
+    spec = spectrum
     if N.ndim or T.ndim:
-        raise ValueError(
+        raise TypeError(
             f"loss_curve takes scalar N and T; got shapes {N.shape} and {T.shape}; loop over "
             "them for several curves"
         )
-    sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
-    rho = _validate.positive("rho", rho)
     table = spec.table
     u = np.log(rho) + log_mu_per_rho(spec.M, sigma_u)
     s = table.sums(u)
@@ -232,6 +268,11 @@ def loss_curve(N, T, rho, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, 
             f"root; got rho = {float(np.min(rho))!r} with D1 = {float(np.max(s.D1))!r} >= "
             f"min(N, T) = {float(min(N, T))!r}"
         )
-    sig, noi = _terms_flat(N, T, np.log(rho), dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
+    sig, noi = terms_flat(N, T, np.log(rho), dN, dT, s, C=C, sigma_u=sigma_u, sigma_w=sigma_w,
                            sigma_eps=sigma_eps)
-    return LossCurve(rho=rho, gamma=rho * dN * dT, loss=sig + noi)
+    loss = check_range(sig + noi, scales(C, sigma_u, sigma_w, sigma_eps), None,
+                       exact_zero=(sigma_w == 0 and sigma_eps == 0))
+    with np.errstate(over="ignore"):
+        gamma = rho * dN * dT
+    _validate.from_log(np.log(gamma), "gamma", f"scales as rho; got rho up to {float(np.max(rho)):g}")
+    return LossCurve(rho=rho, gamma=gamma, loss=loss)

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validate
 from ._traces import EDGE, log_mu_per_rho
-from .loss import _terms_flat, check_scales, gaps, log_slope
+from .loss import check_range, gaps, log_slope, scales, terms_flat
 from .ridgeless import ridgeless_terms
-from .solver import _shape_out, check_common, ridgeless_root
+from .solver import ridgeless_root
 
 __all__ = ["OptimalRidge", "optimal_ridge", "LOSS_EXCESS"]
 
@@ -107,7 +108,7 @@ class _Branch:
         ok = (dN > 0) & (dT > 0)
         dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
         log_rho = u - self.c
-        sig, noi = _terms_flat(N, T, log_rho, dN, dT, s, **self.kw)
+        sig, noi = terms_flat(N, T, log_rho, dN, dT, s, **self.kw)
         slope = log_slope(dN, dT, s, sig, noi)
         # Within rounding of the start of the branch the loss decreases (book/solution.md).
         return np.where(ok, sig + noi, np.inf), np.where(ok, slope, -1.0), log_rho, dN, dT, s
@@ -137,7 +138,7 @@ class _Branch:
         def slope(lp):
             pp = np.exp(lp)
             a, b = np.where(n_le_t, pp, pp + Delta), np.where(n_le_t, pp + Delta, pp)
-            sig, noi = _terms_flat(N, T, log_rho, a, b, s, **self.kw)
+            sig, noi = terms_flat(N, T, log_rho, a, b, s, **self.kw)
             return log_slope(a, b, s, sig, noi)
 
         lp = np.log(p)
@@ -183,6 +184,7 @@ def _illinois(f, a, b, fa, fb):
     raise RuntimeError(f"optimal_ridge: bracketed iteration did not converge for {active.size} points")
 
 
+@_validate.validated(broadcast=("N", "T"), **_validate.MODEL)
 def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None) -> OptimalRidge:
     r"""Optimal ridge :math:`\gamma^*` and the loss there (paper Eq. 128), with label noise if any.
 
@@ -209,14 +211,13 @@ def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=
 
         no_sigma_w(sigma_w)
         return teacher_optimal_ridge(N, T, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
+    spec = spectrum
     N, T = np.broadcast_arrays(N, T)
     shape = N.shape
     N, T = N.ravel().astype(float), T.ravel().astype(float)
     kw = dict(C=C, sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps)
     fields = _optimal_flat(N, T, spec, kw)
-    return OptimalRidge(*(_shape_out(x, shape) for x in fields))
+    return OptimalRidge(*(_validate.shape_out(x, shape) for x in fields))
 
 
 def _optimal_flat(N, T, spec, kw):
@@ -254,8 +255,9 @@ def _optimal_flat(N, T, spec, kw):
     if np.any(found):
         f = np.flatnonzero(found)
         dN[f], dT[f] = br.stationary_gaps(u_star[f], f, log_rho[f], dN[f], dT[f], s.take(f))
-    rho = np.exp(log_rho)
-    gamma = rho * dN * dT
+    with np.errstate(over="ignore", under="ignore"):  # out of range: refused below
+        rho = np.exp(log_rho)
+        gamma = rho * dN * dT
     d1 = s.D1
     # Curvature in log gamma: d2 log L / du2 / (d log gamma / du)^2 at the stationary point.
     dlg = 1.0 + s.D1_minus_D2 * (1.0 / dN + 1.0 / dT)
@@ -277,6 +279,16 @@ def _optimal_flat(N, T, spec, kw):
     gamma = np.where(infinite, np.inf, gamma)
     rho = np.where(infinite, np.inf, rho)
     curvature = np.where(infinite, np.nan, curvature)
+    # Range errors rather than inf or 0: the loss scales as C sigma_w^2, gamma* and rho* as sigma_u^2.
+    where = lambda i: f"N={N[i]:g}, T={T[i]:g}"  # noqa: E731
+    exact_zero = zero & (kw["sigma_eps"] == 0) | (kw["sigma_w"] == 0) & (kw["sigma_eps"] == 0)
+    check_range(loss, scales(kw["C"], kw["sigma_u"], kw["sigma_w"], kw["sigma_eps"]), where,
+                exact_zero=exact_zero)
+    interior = ~zero & ~infinite
+    with np.errstate(divide="ignore"):
+        log_gamma = np.where(interior, log_rho + np.log(dN) + np.log(dT), 0.0)
+    _validate.from_log(log_gamma, "gamma*", f"scales as sigma_u**2; got sigma_u={kw['sigma_u']:g}", where)
+    _validate.from_log(np.where(interior, log_rho, 0.0), "rho at gamma*", f"scales as sigma_u**2; got sigma_u={kw['sigma_u']:g}", where)
     if not np.all(np.isfinite(loss)):
         raise FloatingPointError("optimal_ridge produced a non-finite loss; please report the inputs")
     gamma_lo, gamma_hi = _flat_interval(br, left, right, np.where(zero, left, u_star), loss, L0, zero, infinite)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validate
 from ._traces import log_mu_per_rho
-from .loss import check_scales
-from .solver import _shape_out, check_common, ridgeless_root
+from .loss import TINY, check_range, log_prefactor, scales
+from .solver import ridgeless_root
 
 __all__ = ["ridgeless_loss", "ridgeless_terms"]
 
@@ -39,25 +40,38 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
     n = np.minimum(N, T)
     signal = np.zeros(N.shape)
     noise = np.zeros(N.shape)
-    pref_w = C * sigma_w**2 / (2.0 * sigma_u**2)
-    pref_e = 0.5 * C * sigma_eps**2
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        pref_w = np.float64(C) * np.float64(sigma_w) ** 2 / (2.0 * np.float64(sigma_u) ** 2)
+        pref_e = 0.5 * np.float64(C) * np.float64(sigma_eps) ** 2
+    # Beyond float64 (sigma_u = 1e-170, say) the prefactor times rho is formed from logs:
+    # sigma_u cancels between C sigma_w^2 / (2 sigma_u^2) and rho = sigma_u^2 mu / M.
+    plain = bool(np.isfinite(pref_w) and pref_w >= TINY)
+    log_w = log_prefactor(C, sigma_w, sigma_u) if sigma_w > 0 else -np.inf
     below = n < R
     if np.any(below):
         Nb, Tb = N[below], T[below]
         u = ridgeless_root(n[below], table)
         s = table.sums(u)
-        rho = np.exp(u - log_mu_per_rho(M, sigma_u))
+        with np.errstate(over="ignore", under="ignore"):
+            rho = np.exp(u - log_mu_per_rho(M, sigma_u))
+            pref_rho = pref_w * rho if plain else np.exp(log_w + u - log_mu_per_rho(M, sigma_u))
         gap = np.abs(Tb - Nb)
-        with np.errstate(divide="ignore"):
-            signal[below] = np.where(gap > 0, pref_w * rho * Nb * Tb / gap, np.inf)
+        with np.errstate(divide="ignore", over="ignore"):
+            signal[below] = np.where(gap > 0, pref_rho * Nb * Tb / gap, np.inf)
             # T - D2 = (T - D1) + (D1 - D2) = D1 - D2 at rho_* when T = n.
             e = np.where(Nb < Tb, Nb / (Tb - Nb), Tb / (Nb - Tb) + s.D2 / s.D1_minus_D2)
         noise[below] = np.where(gap > 0, pref_e * e, np.inf) if sigma_eps > 0 else 0.0
     full = ~below
     if np.any(full):
         Nf, Tf = N[full], T[full]
-        a = np.exp(log_mu_per_rho(M, sigma_u) + table.log_inv_trace)
-        signal[full] = np.where((Nf == R) & (Tf == R), pref_w * R * R / (3.0 * a), 0.0)
+        log_a = log_mu_per_rho(M, sigma_u) + table.log_inv_trace
+        with np.errstate(over="ignore", under="ignore"):
+            a = np.exp(log_a)
+            if plain and np.isfinite(a) and a >= TINY:
+                corner = pref_w * R * R / (3.0 * a)
+            else:
+                corner = np.exp(log_w - log_a) * R * R / 3.0
+        signal[full] = np.where((Nf == R) & (Tf == R), corner, 0.0)
         if sigma_eps > 0:
             with np.errstate(divide="ignore"):
                 noise[full] = np.where(Tf > R, pref_e * R / (Tf - R), np.inf)
@@ -66,6 +80,7 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
     return signal, noise
 
 
+@_validate.validated(broadcast=("N", "T"), **_validate.MODEL)
 def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None):
     r"""Expected test loss in the ridgeless limit :math:`\gamma \to 0^+` (paper Eqs. 105-126).
 
@@ -91,10 +106,17 @@ def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C
 
         no_sigma_w(sigma_w)
         return teacher_ridgeless_loss(N, T, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    sigma_w, sigma_eps, C = check_scales(sigma_w, sigma_eps, C)
     N, T = np.broadcast_arrays(N, T)
     shape = N.shape
-    signal, noise = ridgeless_terms(N.ravel(), T.ravel(), spec, sigma_u=sigma_u, sigma_w=sigma_w,
+    Nf, Tf = N.ravel(), T.ravel()
+    signal, noise = ridgeless_terms(Nf, Tf, spectrum, sigma_u=sigma_u, sigma_w=sigma_w,
                                     sigma_eps=sigma_eps, C=C)
-    return _shape_out(signal + noise, shape)
+    R = spectrum.table.rank
+    # Exact zeros: the signal at full rank (except N = T = R) or without a teacher, the noise
+    # without label noise.
+    signal_zero = (sigma_w == 0) | ((np.minimum(Nf, Tf) >= R) & ~((Nf == R) & (Tf == R)))
+    total = check_range(signal + noise, scales(C, sigma_u, sigma_w, sigma_eps),
+                        lambda i: f"N={Nf[i]:g}, T={Tf[i]:g}",
+                        divergent=((Nf == Tf) & (Nf < R)) | ((Tf == R) & (Nf >= R) & (sigma_eps > 0)),
+                        exact_zero=signal_zero & (sigma_eps == 0))
+    return _validate.shape_out(total, shape)

@@ -40,12 +40,13 @@ share one eigendecomposition.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
 import time
 import warnings
-from concurrent.futures import as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -177,30 +178,43 @@ class SweepResult:
 # ---------------------------------------------------------------------------------------------
 # Input checks
 # ---------------------------------------------------------------------------------------------
-def _int_grid(name, value) -> np.ndarray:
-    arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{name} must be an integer >= 1 or an array of such; got {value!r}")
-    flat = arr.ravel().astype(float)
-    ok = np.isfinite(flat) & (flat >= 1) & (np.mod(flat, 1) == 0)
-    if flat.size == 0 or not np.all(ok):
-        bad = arr.ravel()[~ok][0].item() if flat.size else "an empty array"
-        raise ValueError(
-            f"{name} must be an integer >= 1 (the simulation draws {name} rows or columns); got {bad!r}"
-        )
-    return arr.astype(np.int64)
+#: Range of sigma_u, sigma_w and sigma_eps in the simulator (sigma_w and sigma_eps may also be
+#: 0). The sampled path forms Gram matrices of the features, which scale as sigma_u**4, and
+#: squared errors, which scale as sigma_w**2 and sigma_eps**2; within these bounds they stay
+#: far inside float64 (1e+-200 before the data scales). The theory functions have no such limit.
+SIM_SCALE_MIN = 1e-50
+SIM_SCALE_MAX = 1e50
 
 
-def _gamma_grid(value) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"gamma must be a real number or an array of real numbers; got {value!r}") from None
-    bad = ~(np.isfinite(arr) & (arr >= 0))
-    if arr.size == 0 or np.any(bad):
-        v = arr[bad].flat[0].item() if arr.size else "an empty array"
-        raise ValueError(f"gamma must be non-negative and finite (0 <= gamma < inf; 0 is ridgeless); got {v!r}")
+def _nonempty_ridges(name, value):
+    arr = _validate.Real(0.0, closed_low=True)(name, value)
+    if arr.size == 0:
+        raise ValueError(f"{name} must be a non-negative number or a non-empty array of them; got an empty array")
     return arr
+
+
+def _one_point(check):
+    """``check`` for simulate_loss, which takes one point: a sequence is pointed to simulate_sweep."""
+
+    def single(name, value):
+        if np.ndim(value) != 0:
+            raise TypeError(
+                f"{name} must be a single number for simulate_loss; got {value!r} (use simulate_sweep for grids)"
+            )
+        return check(name, value)
+
+    return single
+
+
+_SIM_SCALE = dict(low=SIM_SCALE_MIN, high=SIM_SCALE_MAX, closed_low=True, closed_high=True, scalar=True)
+_PARAMS = dict(
+    spectrum=_validate.SPECTRUM, trials=_validate.Integer(1), seed=_validate.SEED,
+    sigma_u=_validate.Real(**_SIM_SCALE), sigma_w=_validate.Real(**_SIM_SCALE, or_zero=True),
+    sigma_eps=_validate.Real(**_SIM_SCALE, or_zero=True), C=_validate.LABEL_DIM,
+    method=_validate.OneOf(METHODS), T_test=_validate.Optional(_validate.Integer(1)),
+    executor=_validate.EXECUTOR, progress=_validate.FLAG,
+    memory_limit=_validate.Optional(_validate.Real(0.0, scalar=True)),
+)
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -208,28 +222,20 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
         # A fresh copy: spawning from the caller's object would advance its child counter, so
         # passing the same SeedSequence twice would give different trials.
         return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
-    if seed is None:
-        return np.random.SeedSequence()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer (or None for fresh entropy); got {seed!r}")
-    return np.random.SeedSequence(int(seed))
+    return np.random.SeedSequence(seed)
 
 
-def _check_common(trials, sigma_u, sigma_w, sigma_eps, C, method, T_test, memory_limit, progress):
-    trials = _validate.positive_int("trials", trials)
-    sigma_u = _validate.positive_scalar("sigma_u", sigma_u)
-    sigma_w = _validate.nonnegative("sigma_w", sigma_w)
-    sigma_eps = _validate.nonnegative("sigma_eps", sigma_eps)
-    C = _validate.label_dim(C)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if T_test is not None:
-        T_test = _validate.positive_int("T_test", T_test)
-    if memory_limit is not None:
-        memory_limit = float(_validate.positive("memory_limit", memory_limit))
-    if progress not in (None, True, False):
-        raise ValueError(f"progress must be True, False or None (automatic); got {progress!r}")
-    return trials, sigma_u, sigma_w, sigma_eps, C, T_test, memory_limit
+@contextlib.contextmanager
+def _open_executor(executor):
+    """An Executor object as given, or the one a name stands for (shut down afterwards)."""
+    if executor is None or executor == "serial":
+        yield None
+    elif isinstance(executor, str):
+        pool = ThreadPoolExecutor if executor == "threads" else ProcessPoolExecutor
+        with pool(max_workers=os.cpu_count() or 1) as ex:
+            yield ex
+    else:
+        yield executor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +378,10 @@ def _data_fields(teacher, inputs, targets, lam, C, sigma_w) -> dict:
     return out
 
 
+@_validate.validated(
+    N=_validate.Integer(1, array=True), T=_validate.Integer(1, array=True), gamma=_nonempty_ridges,
+    broadcast=("N", "T", "gamma"), **_PARAMS,
+)
 def simulate_sweep(
     N, T, gamma, spectrum, *, trials, seed, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1,
     method="exact", T_test=None, executor=None, progress=None, memory_limit=None,
@@ -394,16 +404,19 @@ def simulate_sweep(
         Root of the per-trial seed sequences; None draws fresh entropy (kept in the result).
         A SeedSequence is not advanced, so passing the same one again repeats the run.
     sigma_u, sigma_w, sigma_eps : float
-        Feature-weight, teacher-weight and label-noise standard deviations.
+        Feature-weight, teacher-weight and label-noise standard deviations, each within
+        ``SIM_SCALE_MIN`` to ``SIM_SCALE_MAX`` (1e-50 to 1e50; sigma_w and sigma_eps may be 0).
     C : int
         Label dimension.
     method : {"exact", "sampled"}
         See the module notes.
     T_test : int, optional
         Test samples per trial for ``method="sampled"``; default T at each grid point.
-    executor : concurrent.futures.Executor, optional
+    executor : concurrent.futures.Executor, {"serial", "threads", "processes"} or None
         Runs groups of trials, e.g. a ``ThreadPoolExecutor`` or dask's
-        ``Client.get_executor()``. The result is bit-identical to the serial run (None).
+        ``Client.get_executor()``; ``"threads"`` and ``"processes"`` run them on a pool of
+        ``os.cpu_count()`` workers made for this call, ``"serial"`` (like None) in this thread.
+        The result is bit-identical to the serial run.
     progress : bool or None
         Show a tqdm bar; None shows it when the run is expected to take more than a few
         seconds and standard error is a terminal.
@@ -444,11 +457,8 @@ def simulate_sweep(
     and :math:`O(\min(N,T)^2)` per extra ridge.
     """
     t0 = time.perf_counter()
-    trials, sigma_u, sigma_w, sigma_eps, C, T_test, memory_limit = _check_common(
-        trials, sigma_u, sigma_w, sigma_eps, C, method, T_test, memory_limit, progress
-    )
-    Ng, Tg, gg = np.broadcast_arrays(_int_grid("N", N), _int_grid("T", T), _gamma_grid(gamma))
-    spec = as_spectrum(spectrum)
+    Ng, Tg, gg = np.broadcast_arrays(N, T, gamma)
+    spec = spectrum
     seq = _seed_sequence(seed)
     _warn_ridgeless_n_equals_t(Ng, Tg, gg)
 
@@ -463,17 +473,18 @@ def simulate_sweep(
 
     shared = _simkernel.share_moments(pairs, method)
     t_test = tuple(int(T_test or t) for _, t in pairs)
-    _check_memory(
-        spec.M, pairs, gammas, trials, executor, memory_limit, method=method, T_test=t_test, C=C, shared=shared
-    )
-    lam = np.asarray(spec.eigenvalues, dtype=float)
-    data = _data_fields(teacher, inputs, targets, lam, C, sigma_w)
-    plan = _simkernel.Plan(
-        lam=lam, trace=data.pop("trace", float(math.fsum(lam))), pairs=tuple(pairs), gammas=tuple(gammas),
-        sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C, method=method, T_test=t_test,
-        shared=shared, **data,
-    )
-    raw = _run(plan, trials, seq, executor, progress)
+    with _open_executor(executor) as executor:
+        _check_memory(
+            spec.M, pairs, gammas, trials, executor, memory_limit, method=method, T_test=t_test, C=C, shared=shared
+        )
+        lam = np.asarray(spec.eigenvalues, dtype=float)
+        data = _data_fields(teacher, inputs, targets, lam, C, sigma_w)
+        plan = _simkernel.Plan(
+            lam=lam, trace=data.pop("trace", float(math.fsum(lam))), pairs=tuple(pairs), gammas=tuple(gammas),
+            sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C, method=method, T_test=t_test,
+            shared=shared, **data,
+        )
+        raw = _run(plan, trials, seq, executor, progress)
     if not np.all(np.isfinite(raw)):
         t, k = np.argwhere(~np.isfinite(raw))[0]
         p = order[k]
@@ -493,6 +504,10 @@ def simulate_sweep(
     )
 
 
+@_validate.validated(
+    N=_one_point(_validate.Integer(1)), T=_one_point(_validate.Integer(1)),
+    gamma=_one_point(_validate.Real(0.0, closed_low=True, scalar=True)), **_PARAMS,
+)
 def simulate_loss(
     N, T, gamma, spectrum, *, trials, seed, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1,
     method="exact", T_test=None, executor=None, progress=None, memory_limit=None,
@@ -534,13 +549,6 @@ def simulate_loss(
     >>> r.mean > 0 and r.sem < r.mean
     True
     """
-    for name, v in (("N", N), ("T", T), ("gamma", gamma)):
-        if np.ndim(v) != 0:
-            raise ValueError(
-                f"{name} must be a single number for simulate_loss; got {v!r} (use simulate_sweep for grids)"
-            )
-    N = _validate.positive_int("N", N)
-    T = _validate.positive_int("T", T)
     sw = simulate_sweep(
         N, T, gamma, spectrum, trials=trials, seed=seed, sigma_u=sigma_u, sigma_w=sigma_w,
         sigma_eps=sigma_eps, C=C, method=method, T_test=T_test, executor=executor,

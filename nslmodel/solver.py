@@ -39,7 +39,6 @@ import numpy as np
 
 from . import _validate
 from ._traces import log_mu_per_rho
-from .spectra import as_spectrum
 
 __all__ = ["Solution", "ConvergenceError", "solve", "ridgeless_root"]
 
@@ -159,8 +158,18 @@ def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
 
 
 def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
-    q = np.exp(logq)
-    return 2.0 * q / (Delta + np.sqrt(Delta * Delta + 4.0 * q))
+    with np.errstate(over="ignore", invalid="ignore"):
+        q = np.exp(logq)
+        d = 2.0 * q / (Delta + np.sqrt(Delta * Delta + 4.0 * q))
+    bad = ~np.isfinite(d)
+    if np.any(bad):
+        # q overflows, or underflows with Delta = 0 (far iterates at extreme N, T): with
+        # s = sqrt(q) the same root reads delta = 2 s / (r + sqrt(r^2 + 4)), r = Delta / s.
+        s = np.exp(0.5 * logq[bad])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.broadcast_to(Delta, d.shape)[bad] / s
+            d[bad] = np.where(s > 0, 2.0 * s / (r + np.sqrt(r * r + 4.0)), 0.0)
+    return d
 
 
 def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
@@ -191,7 +200,10 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
         d = _delta(logq, Delta[idx])
         base = np.where(use_f0[idx], (rank - n[idx]) - s.rank_minus_D1, s.D1 - n[idx])
         h = base + d
-        dh = -s.D1_minus_D2 - np.exp(logq) / (2.0 * d + Delta[idx])
+        den = 2.0 * d + Delta[idx]
+        with np.errstate(over="ignore", invalid="ignore"):  # far iterates: q = inf is a bound
+            # d(delta)/du = -q / (2 delta + Delta); both underflow together only where it is 0.
+            dh = -s.D1_minus_D2 - np.divide(np.exp(logq), den, out=np.zeros_like(den), where=den > 0)
         terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + s.rank_minus_D1, s.D1 + n[idx])
         noise = RESIDUAL_ULPS * _EPS * (terms + d)
         return h, dh, noise
@@ -268,8 +280,13 @@ def _ridgeless_root_point(n: float, table) -> float:
 
 
 def _delta_point(logq: float, Delta: float) -> float:
-    q = _exp(logq)
-    return 2.0 * q / (Delta + math.sqrt(Delta * Delta + 4.0 * q))
+    with np.errstate(over="ignore"):
+        q = _exp(logq)
+    den = Delta + math.sqrt(Delta * Delta + 4.0 * q)
+    if den > 0 and math.isfinite(den):
+        return 2.0 * q / den
+    # q overflows, or underflows with Delta = 0: the same root with s = sqrt(q) (see _delta).
+    return float(_delta(np.array([logq]), np.array([Delta]))[0])
 
 
 def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float) -> float:
@@ -294,7 +311,10 @@ def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float
             base, terms = (rank - n) - s[1], abs(rank - n) + s[1]
         else:
             base, terms = s[0] - n, s[0] + n
-        return base + d, -s[2] - _exp(logq) / (2.0 * d + Delta), ulps * (terms + d)
+        den = 2.0 * d + Delta
+        with np.errstate(over="ignore"):  # far iterates: q = inf is a bound (see solve_flat)
+            dd = _exp(logq) / den if den > 0 else 0.0
+        return base + d, -s[2] - dd, ulps * (terms + d)
 
     return _newton_point(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
 
@@ -303,20 +323,10 @@ def _np_exp_list(values: list) -> list:
     return np.exp(np.array(values)).tolist()
 
 
-def _shape_out(x, shape):
-    x = np.asarray(x).reshape(shape)
-    return float(x) if x.ndim == 0 else x
-
-
-def check_common(N, T, spectrum, sigma_u):
-    """Validate N, T, the spectrum and sigma_u; return arrays and the spectrum object."""
-    N = _validate.positive("N", N)
-    T = _validate.positive("T", T)
-    spec = as_spectrum(spectrum)
-    sigma_u = _validate.positive_scalar("sigma_u", sigma_u)
-    return N, T, spec, sigma_u
-
-
+@_validate.validated(
+    N=_validate.SIZE, T=_validate.SIZE, gamma=_validate.RIDGE, spectrum=_validate.SPECTRUM,
+    sigma_u=_validate.SCALE_U, broadcast=("N", "T", "gamma"),
+)
 def solve(N, T, gamma, spectrum, *, sigma_u: float = 1.0) -> Solution:
     r"""Solve for :math:`\rho` and the traces at each (N, T, gamma) (book/solution.md).
 
@@ -337,14 +347,20 @@ def solve(N, T, gamma, spectrum, *, sigma_u: float = 1.0) -> Solution:
     Solution
         :math:`\rho, D_1, D_2, D_1 - D_2, N - D_1, T - D_1, \kappa`, broadcast from N, T, gamma.
     """
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    gamma = _validate.ridge(gamma)
+    spec = spectrum
     N, T, gamma = np.broadcast_arrays(N, T, gamma)
     shape = N.shape
     u, log_rho, dN, dT, s = solve_flat(N.ravel(), T.ravel(), gamma.ravel(), spec.table, spec.M, sigma_u)
-    rho = np.exp(log_rho)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # out of range: refused below
+        rho = np.exp(log_rho)
+        kappa = rho * dN
+    # rho = sigma_u^2 mu / M carries the scale of sigma_u^2; the traces do not.
+    text = f"scales as sigma_u**2; got sigma_u={sigma_u:g}"
+    _validate.from_log(log_rho, "rho", text)
+    with np.errstate(divide="ignore"):
+        _validate.from_log(np.log(kappa), "kappa", text)
     out = dict(
         rho=rho, D1=s.D1, D2=s.D2, D1_minus_D2=s.D1_minus_D2, N_minus_D1=dN, T_minus_D1=dT,
-        kappa=rho * dN,
+        kappa=kappa,
     )
-    return Solution(**{k: _shape_out(v, shape) for k, v in out.items()})
+    return Solution(**{k: _validate.shape_out(v, shape) for k, v in out.items()})

@@ -39,19 +39,7 @@ class Spectrum:
     eigenvalues: np.ndarray
 
     def __post_init__(self):
-        lam = np.array(self.eigenvalues, dtype=float, copy=True)
-        if lam.ndim != 1 or lam.size == 0:
-            raise ValueError(
-                f"spectrum must be a non-empty 1-D array of eigenvalues; got shape {lam.shape}"
-            )
-        bad = ~(np.isfinite(lam) & (lam >= 0))
-        if np.any(bad):
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"spectrum eigenvalues must be finite and >= 0; got eigenvalues[{i}] = {lam[i].item()!r}"
-            )
-        if not np.any(lam > 0):
-            raise ValueError("spectrum must have at least one positive eigenvalue; got all zeros")
+        lam = _validate.eigenvalues("eigenvalues", self.eigenvalues)
         lam.setflags(write=False)
         object.__setattr__(self, "eigenvalues", lam)
 
@@ -93,6 +81,12 @@ HEAD_PER_EXPONENT = 2000
 TAIL_GAUSS_POINTS = 8
 
 
+# The constraints on the fields of a PowerLaw.
+_M = _validate.Integer(1)
+_ALPHA = _validate.Real(-1.0, scalar=True)
+_LAM_PLUS = _validate.Real(0.0, scalar=True)
+
+
 @dataclass(frozen=True, eq=False)
 class PowerLaw:
     r"""Power-law spectrum :math:`\lambda_I = \lambda_+ I^{-(1+\alpha)}`, :math:`I = 1..M` (paper Eqs. 6, 127).
@@ -126,20 +120,14 @@ class PowerLaw:
     lam_plus: float = 1.0
 
     def __post_init__(self):
-        M = _validate.positive_int("M", self.M)
-        alpha = float(self.alpha)
-        if not (np.isfinite(alpha) and alpha > -1):
-            raise ValueError(f"alpha must be finite and > -1 (-1 < alpha < inf); got {self.alpha!r}")
-        lam_plus = _validate.positive_scalar("lam_plus", self.lam_plus)
+        _validate.check_fields(self, M=_M, alpha=_ALPHA, lam_plus=_LAM_PLUS)
+        M, alpha, lam_plus = self.M, self.alpha, self.lam_plus
         log_min = math.log(lam_plus) - (1 + alpha) * math.log(M)
         if log_min < math.log(np.finfo(float).tiny):
             raise ValueError(
                 f"the smallest eigenvalue lam_plus * M**-(1 + alpha) = exp({log_min:.1f}) underflows "
                 f"float64 for M={M}, alpha={alpha}; use a smaller alpha or M"
             )
-        object.__setattr__(self, "M", M)
-        object.__setattr__(self, "alpha", alpha)
-        object.__setattr__(self, "lam_plus", lam_plus)
 
     @functools.cached_property
     def eigenvalues(self) -> np.ndarray:
@@ -203,15 +191,11 @@ class PowerLaw:
 
 def as_spectrum(spectrum) -> Spectrum | PowerLaw:
     """Return ``spectrum`` as a spectrum object (a PowerLaw, a Spectrum, or a 1-D array)."""
-    if isinstance(spectrum, (Spectrum, PowerLaw)):
-        return spectrum
-    try:
-        arr = np.asarray(spectrum, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(
-            "spectrum must be a PowerLaw, a Spectrum or a 1-D array of eigenvalues; "
-            f"got {type(spectrum).__name__}"
-        ) from None
+    return _validate.SPECTRUM("spectrum", spectrum)
+
+
+def from_eigenvalues(arr: np.ndarray) -> Spectrum:
+    """A :class:`Spectrum` of the checked 1-D float array ``arr``, cached by content."""
     arr = np.ascontiguousarray(arr)
     key = (arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest())
     spec = _SPECTRUM_CACHE.pop(key, None)

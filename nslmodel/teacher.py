@@ -67,9 +67,11 @@ import numpy as np
 import scipy.optimize
 
 from . import _validate
-from .loss import LossTerms, check_scales, noise_loss
+from ._validate import check_common, check_scales
+from ._validate import shape_out as _shape_out
+from .loss import LossTerms, noise_loss
 from .optimal import LOSS_EXCESS, OptimalRidge
-from .solver import _shape_out, check_common, solve
+from .solver import solve
 
 __all__ = [
     "isotropic_power",

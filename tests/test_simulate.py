@@ -395,14 +395,24 @@ GOOD = dict(N=10, T=20, gamma=1e-2, spectrum=PowerLaw(100, 1.0), trials=2, seed=
         (dict(sigma_eps=-0.1), r"sigma_eps must be non-negative.*got -0.1"),
         (dict(C=0), r"C must be an integer >= 1; got 0"),
         (dict(seed=-1), r"seed must be a non-negative integer.*got -1"),
-        (dict(N=[10, 20]), r"N must be a single number for simulate_loss.*simulate_sweep"),
-        (dict(progress="yes"), r"progress must be True, False or None.*'yes'"),
         (dict(memory_limit=-5), r"memory_limit must be positive.*got -5"),
         (dict(spectrum=[1.0, -1.0]), r"eigenvalues must be finite and >= 0"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_parameter(change, pattern):
     with pytest.raises(ValueError, match=pattern):
+        simulate_loss(**{**GOOD, **change})
+
+
+@pytest.mark.parametrize(
+    "change,pattern",
+    [
+        (dict(N=[10, 20]), r"N must be a single number for simulate_loss.*simulate_sweep"),
+        (dict(progress="yes"), r"progress must be True, False or None.*'yes'"),
+    ],
+)
+def test_input_of_the_wrong_kind_raises_type_error_naming_the_parameter(change, pattern):
+    with pytest.raises(TypeError, match=pattern):
         simulate_loss(**{**GOOD, **change})
 
 

@@ -1,0 +1,368 @@
+"""The command-line interface (nslmodel.cli): results equal the API's, bad input exits 2.
+
+Every bad invocation must exit with status 2 and print one line on standard error that names
+the parameter, with no traceback; Ctrl-C exits 130 with one line, a closed output pipe ends the
+run quietly, and the text output survives a terminal that cannot encode '\u00b1'.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+
+import nslmodel
+from _tolerance import RTOL_ROUNDING, assert_rel_close
+
+BASE = ["--M", "10000", "--alpha", "1"]
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "nslmodel", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+_CLI_BAD = [
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "-1"], "gamma"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "0"], "gamma"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "nan"], "gamma"),
+    (["loss", *BASE, "--N", "0", "--T", "1000", "--gamma", "1e-4"], "N"),
+    (["loss", *BASE, "--N", "100", "--T", "-5", "--gamma", "1e-4"], "T"),
+    (["loss", *BASE, "--N", "100,-1,30", "--T", "1000", "--gamma", "1e-4"], "N"),
+    (["loss", *BASE, "--N", "abc", "--T", "1000", "--gamma", "1e-4"], "N"),
+    (["loss", "--M", "0", "--alpha", "1", "--N", "100", "--T", "1000", "--gamma", "1e-4"], "M"),
+    (["loss", "--M", "100", "--alpha", "nan", "--N", "10", "--T", "10", "--gamma", "1"], "alpha"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--C", "0"], "C"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--sigma-u", "-1"], "sigma_u"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--sigma-w", "-1"], "sigma_w"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--sigma-eps", "-1"], "sigma_eps"),
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--lam-plus", "-2"], "lam_plus"),
+    (["ridgeless", *BASE, "--N", "-100", "--T", "1000"], "N"),
+    (["optimal", *BASE, "--N", "100", "--T", "0"], "T"),
+    (["optimal", *BASE, "--N", "100", "--T", "1000", "--C", "-2"], "C"),
+]
+
+
+def _check_bad_cli_result(returncode, stdout, stderr, name):
+    assert returncode == 2, (returncode, stdout, stderr)
+    assert "Traceback" not in stderr and "Traceback" not in stdout
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    # argparse spells options with dashes (--sigma-u); either spelling names the parameter.
+    assert re.search(rf"({re.escape(name)}|{re.escape(name.replace('_', '-'))})", lines[0]), lines[0]
+    assert stdout == ""
+
+
+def _ids(x):
+    return " ".join(x) if isinstance(x, list) else x
+
+
+#: The whole process path (python -m nslmodel) is exercised on a representative subset; each
+#: subprocess costs about a second of interpreter start-up and imports.
+_CLI_BAD_SUBPROCESS = [_CLI_BAD[i] for i in (0, 1, 6, 10, 14)]
+
+
+@pytest.mark.parametrize("args, name", _CLI_BAD_SUBPROCESS, ids=_ids)
+def test_cli_bad_input_exits_2_with_one_line(args, name):
+    r = run_cli(*args)
+    _check_bad_cli_result(r.returncode, r.stdout, r.stderr, name)
+
+
+@pytest.mark.parametrize("args, name", _CLI_BAD, ids=_ids)
+def test_cli_main_bad_input_exits_2_with_one_line(args, name, capsys):
+    """Every bad-input case through the CLI entry point main(argv), in process."""
+    from nslmodel.cli import main
+
+    try:
+        rc = main(args)
+    except SystemExit as exc:
+        rc = exc.code
+    out = capsys.readouterr()
+    _check_bad_cli_result(rc, out.out, out.err, name)
+
+
+def _parse_text_losses(stdout):
+    """Loss values from text output: a bare number per line, or 'loss=<value>' fields."""
+    vals = []
+    for line in stdout.strip().splitlines():
+        m = re.search(r"loss=(\S+)", line)
+        vals.append(float(m.group(1) if m else line.split()[-1]))
+    return vals
+
+
+def _parse_json(stdout):
+    data = json.loads(stdout)
+    return data if isinstance(data, list) else [data]
+
+
+def test_cli_loss_prints_the_api_value():
+    r = run_cli("loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    (val,) = _parse_text_losses(r.stdout)
+    want = nslmodel.expected_loss(100, 1000, 1e-4, nslmodel.PowerLaw(10000, 1.0))
+    # The CLI prints enough digits to round-trip; it may go through the grid path, which
+    # differs from the scalar call only by rounding.
+    assert_rel_close(val, want, RTOL_ROUNDING, "CLI loss")
+
+
+def test_cli_all_model_options_reach_the_api():
+    opts = ["--sigma-u", "0.7", "--sigma-w", "1.9", "--sigma-eps", "0.4", "--C", "3", "--lam-plus", "2.5"]
+    r = run_cli("loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", *opts, "--json")
+    assert r.returncode == 0, r.stderr
+    (rec,) = _parse_json(r.stdout)
+    want = nslmodel.expected_loss(
+        100, 1000, 1e-4, nslmodel.PowerLaw(10000, 1.0, lam_plus=2.5), sigma_u=0.7, sigma_w=1.9, sigma_eps=0.4, C=3
+    )
+    assert_rel_close(rec["loss"], want, RTOL_ROUNDING, "CLI loss with all options")
+
+
+def test_cli_grid_text_and_json():
+    """Comma-separated lists give one value per grid point, in text and in JSON."""
+    args = ["loss", *BASE, "--N", "10,100,1000", "--T", "1000", "--gamma", "1e-4,1e-3"]
+    text = run_cli(*args)
+    js = run_cli(*args, "--json")
+    assert text.returncode == 0 and js.returncode == 0, (text.stderr, js.stderr)
+    vals = _parse_text_losses(text.stdout)
+    recs = _parse_json(js.stdout)
+    assert len(vals) == 6 and len(recs) == 6
+    spec = nslmodel.PowerLaw(10000, 1.0)
+    for rec in recs:
+        want = nslmodel.expected_loss(rec["N"], rec["T"], rec["gamma"], spec)
+        assert_rel_close(rec["loss"], want, RTOL_ROUNDING, f"CLI grid point {rec}")
+    assert sorted(vals) == pytest.approx(sorted(r["loss"] for r in recs), rel=RTOL_ROUNDING)
+    assert {(r["N"], r["gamma"]) for r in recs} == {(n, g) for n in (10.0, 100.0, 1000.0) for g in (1e-4, 1e-3)}
+
+
+def test_cli_ridgeless_and_optimal_match_api():
+    spec = nslmodel.PowerLaw(10000, 1.0)
+    r = run_cli("ridgeless", *BASE, "--N", "100", "--T", "1000", "--sigma-eps", "0.3", "--json")
+    assert r.returncode == 0, r.stderr
+    (rec,) = _parse_json(r.stdout)
+    assert_rel_close(rec["loss"], nslmodel.ridgeless_loss(100, 1000, spec, sigma_eps=0.3), RTOL_ROUNDING, "CLI ridgeless")
+    r = run_cli("optimal", *BASE, "--N", "100,200", "--T", "1000", "--json")
+    assert r.returncode == 0, r.stderr
+    recs = _parse_json(r.stdout)
+    assert len(recs) == 2
+    for rec in recs:
+        o = nslmodel.optimal_ridge(rec["N"], rec["T"], spec)
+        assert_rel_close(rec["loss"], o.loss, RTOL_ROUNDING, "CLI optimal loss")
+        assert_rel_close(rec["gamma"], o.gamma, 1e-6, "CLI optimal gamma")  # flat minimum
+    text = run_cli("ridgeless", *BASE, "--N", "100", "--T", "100")
+    assert text.returncode == 0 and _parse_text_losses(text.stdout) == [math.inf]
+
+
+# --------------------------------------------------------------------------------------------
+# Bad invocations per subcommand
+# --------------------------------------------------------------------------------------------
+
+_REQUIRED = {
+    "loss": ["--M", "400", "--alpha", "1", "--N", "50", "--T", "80", "--gamma", "1e-3"],
+    "ridgeless": ["--M", "400", "--alpha", "1", "--N", "50", "--T", "80"],
+    "optimal": ["--M", "400", "--alpha", "1", "--N", "50", "--T", "80"],
+    "simulate": ["--M", "400", "--alpha", "1", "--N", "50", "--T", "80", "--gamma", "1e-3",
+                 "--trials", "2", "--seed", "1", "--no-progress"],
+}
+#: Bad values of the options every subcommand has, with the parameter the message must name.
+_COMMON_BAD = [
+    ("--M", v, "M") for v in ("0", "-3", "2.5", "abc", "99999999999999999999", "1e30")
+] + [
+    ("--alpha", v, "alpha") for v in ("nan", "-1", "abc", "inf")
+] + [
+    ("--lam-plus", v, "lam_plus") for v in ("-2", "0", "inf")
+] + [
+    ("--N", v, "N") for v in ("0", "-1", "abc", "nan", "1e200", "10,-1", "")
+] + [
+    ("--T", v, "T") for v in ("0", "1e200", "inf", "1e-300")
+] + [
+    ("--sigma-u", v, "sigma_u") for v in ("-1", "0", "nan")
+] + [
+    ("--sigma-w", v, "sigma_w") for v in ("-1", "nan", "1e200")
+] + [
+    ("--sigma-eps", v, "sigma_eps") for v in ("-1", "inf", "1e200")
+] + [
+    ("--C", v, "C") for v in ("0", "-2", "1.5", "99999999999999999999")
+]
+_EXTRA_BAD = {
+    "loss": [("--gamma", v, "gamma") for v in ("-1", "0", "nan", "abc", "inf")],
+    "ridgeless": [],
+    "optimal": [("--sigma-u", "1e-170", "sigma_u"), ("--sigma-u", "1e170", "sigma_u")],
+    "simulate": [("--gamma", v, "gamma") for v in ("-1", "nan", "abc")]
+    + [("--trials", v, "trials") for v in ("0", "2.5", "abc", "1e30")]
+    + [("--seed", v, "seed") for v in ("-1", "abc", "1.5")]
+    + [("--method", "mc", "method"), ("--N", "2.5", "N"), ("--T", "80,2.5", "T"),
+       ("--sigma-u", "1e-170", "sigma_u"), ("--sigma-w", "1e-170", "sigma_w")],
+}
+
+
+def _with(args, option, value):
+    """``args`` with ``option`` set to ``value`` (replacing it, or appended)."""
+    args = list(args)
+    if option in args:
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    return args
+
+
+def _cli_cases():
+    for cmd, base in _REQUIRED.items():
+        for option, value, name in _COMMON_BAD + _EXTRA_BAD[cmd]:
+            yield pytest.param([cmd, *_with(base, option, value)], name, id=f"{cmd} {option} {value!r}")
+        # every required option left out
+        for i in range(0, len(base), 2):
+            option = base[i]
+            if option == "--no-progress":
+                continue
+            name = option[2:].replace("-", "_")
+            yield pytest.param([cmd, *base[:i], *base[i + 2:]], name, id=f"{cmd} without {option}")
+
+
+_CLI_CASES = list(_cli_cases())
+
+
+def count_cli_cases_per_subcommand() -> dict:
+    """Bad invocations per subcommand (reported in the closing note)."""
+    out = {}
+    for p in _CLI_CASES:
+        out[p.values[0][0]] = out.get(p.values[0][0], 0) + 1
+    return out
+
+
+@pytest.mark.parametrize("args, name", _CLI_CASES)
+def test_every_bad_invocation_exits_2_with_one_line(args, name, capsys):
+    from nslmodel.cli import main
+
+    try:
+        rc = main(args)
+    except SystemExit as exc:
+        rc = exc.code
+    out = capsys.readouterr()
+    _check_bad_cli_result(rc, out.out, out.err, name)
+
+
+#: Two of the issue's repros through the whole process (python -m nslmodel); the others, and
+#: these, are in the in-process matrix above (each subprocess costs a few seconds of imports).
+_ISSUE_REPROS = [
+    (["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--sigma-w", "1e200"], "sigma_w"),
+    (["loss", "--M", "99999999999999999999", "--alpha", "1", "--N", "100", "--T", "1000", "--gamma", "1e-4"], "M"),
+]
+
+
+@pytest.mark.parametrize("args, name", _ISSUE_REPROS, ids=_ids)
+def test_issue_repros_exit_2_in_a_process(args, name):
+    r = run_cli(*args)
+    _check_bad_cli_result(r.returncode, r.stdout, r.stderr, name)
+
+
+def test_tiny_sigma_u_gives_the_answer(capsys):
+    """--sigma-u 1e-160 is a representable problem for `loss` and `ridgeless`: gamma / sigma_u^2
+    is huge (the null loss) and the ridgeless loss does not depend on sigma_u."""
+    from nslmodel.cli import main
+
+    spec = nslmodel.PowerLaw(10000, 1.0)
+    assert main(["ridgeless", *BASE, "--N", "50", "--T", "80", "--sigma-u", "1e-160", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert isinstance(rec["loss"], float), rec  # a number: never "-inf" or NaN
+    assert_rel_close(rec["loss"], nslmodel.ridgeless_loss(50, 80, spec), RTOL_ROUNDING, "ridgeless")
+    assert main(["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4", "--sigma-u", "1e-170"]) == 0
+    # gamma / sigma_u^2 = 1e336: the gamma -> infinity limit C sigma_w^2 tr(Lambda) / (2M), with
+    # corrections O(sigma_u^2 / gamma) far below rounding.
+    null = spec.trace / (2 * spec.M)
+    assert_rel_close(float(capsys.readouterr().out), null, RTOL_ROUNDING, "loss at sigma_u = 1e-170")
+
+
+def test_version(capsys):
+    from nslmodel.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nslmodel {nslmodel.__version__}"
+
+
+def test_integer_options_accept_integral_scientific_notation(capsys):
+    from nslmodel.cli import main
+
+    assert main(["loss", "--M", "1e4", "--alpha", "1", "--N", "100", "--T", "1000", "--gamma", "1e-4"]) == 0
+    sci = capsys.readouterr().out
+    assert main(["loss", "--M", "10000", "--alpha", "1", "--N", "100", "--T", "1000", "--gamma", "1e-4"]) == 0
+    assert sci == capsys.readouterr().out
+
+
+def test_json_never_holds_nan_and_marks_true_divergences(capsys):
+    """The ridgeless loss at N = T is infinite (double descent): JSON shows the string "inf";
+    no value is ever NaN (json.dumps(..., allow_nan=False) would refuse it)."""
+    from nslmodel.cli import _json_value, main
+
+    assert main(["ridgeless", *BASE, "--N", "100,200", "--T", "100", "--json"]) == 0
+    recs = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
+    assert recs[0]["loss"] == "inf" and isinstance(recs[1]["loss"], float)
+    with pytest.raises(FloatingPointError):
+        _json_value(math.nan)
+
+
+def test_ctrl_c_during_simulate_exits_130_with_one_line():
+    """SIGINT in the middle of a long simulation: one line on stderr, status 130."""
+    import signal
+    import time
+
+    code = "import sys, nslmodel.cli as c; print('ready', file=sys.stderr, flush=True); sys.exit(c.main(sys.argv[1:]))"
+    args = ["simulate", "--M", "4000", "--alpha", "1", "--N", "500", "--T", "800", "--gamma", "1e-3",
+            "--trials", "1000", "--seed", "1"]
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored when run in background
+    )
+    try:
+        assert p.stderr.readline() == "ready\n"
+        time.sleep(0.5)  # into the trials: 1000 of them at M = 4000 take minutes
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130, (p.returncode, err)
+    assert err.strip() == "nslmodel: interrupted" and out == ""
+
+
+def test_closed_pipe_ends_quietly():
+    """`nslmodel loss ... | head -1` on a grid whose output exceeds the pipe buffer (64 KiB)."""
+    grid = ",".join(str(n) for n in range(1, 1201))
+    cmd = (f"set -o pipefail; {sys.executable} -m nslmodel loss --M 1000 --alpha 1 --N {grid} --T 1000 "
+           "--gamma 1e-4,1e-3 | head -1")
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert r.stderr == "", r.stderr
+    assert len(r.stdout.splitlines()) == 1 and r.stdout.startswith("N=1.0 ")
+    assert r.returncode == 141  # 128 + SIGPIPE, like any filter cut off by head
+
+
+def test_plus_minus_falls_back_to_ascii_under_the_c_locale():
+    """LC_ALL=C PYTHONUTF8=0: stdout may be ASCII; the output must not raise."""
+    import os
+
+    drop = ("PYTHONIOENCODING", "PYTHONUTF8", "LC_ALL", "LANG", "LC_CTYPE")
+    env = {k: v for k, v in os.environ.items() if k not in drop} | dict(LC_ALL="C", PYTHONUTF8="0")
+    r = subprocess.run(
+        [sys.executable, "-m", "nslmodel", "simulate", "--M", "100", "--alpha", "1", "--N", "10", "--T", "20",
+         "--gamma", "1e-2", "--trials", "3", "--seed", "1"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    mean, sep, sem = r.stdout.split()
+    assert sep in ("+/-", "\u00b1") and float(mean) > 0 and float(sem) > 0
+
+
+@pytest.mark.parametrize("encoding, sign", [("ascii", "+/-"), ("latin-1", "\u00b1"), ("utf-8", "\u00b1"), (None, "+/-")])
+def test_plus_minus_follows_what_stdout_can_encode(encoding, sign):
+    from nslmodel.cli import _plus_minus
+
+    class Stream:
+        pass
+
+    stream = Stream()
+    stream.encoding = encoding
+    assert _plus_minus(stream) == sign
