@@ -5,7 +5,7 @@ Ridgeless Limit", arXiv:2405.19398, which solves the random-feature model of Mal
 and Sully (arXiv:2210.16859).
 """
 
-from . import data, finite_size, scaling, teacher
+from . import analysis, data, finite_size, scaling, teacher
 from .loss import LossCurve, LossTerms, expected_loss, expected_loss_terms, loss_curve
 from .optimal import OptimalRidge, optimal_ridge
 from .ridgeless import ridgeless_loss
@@ -38,5 +38,6 @@ __all__ = [
     "teacher",
     "data",
     "finite_size",
+    "analysis",
 ]
 

@@ -1,0 +1,387 @@
+r"""Analysis shared by the book's chapters: theory against simulation, fitted minima, exponents.
+
+Each function here does one job that a figure chapter needs and that is worth a test: compare a
+Monte Carlo sweep with the theory (:func:`compare`), locate the minimum of a simulated
+loss-versus-ridge sweep with a jackknife error (:func:`sweep_minimum`), read off local and
+fitted power-law exponents (:func:`local_exponent`, :func:`fitted_exponent`), the correction
+factors of the scaling laws (:func:`scaling_corrections`, paper Eqs. 142-144), the integral
+approximation of the traces against the exact sums (:func:`trace_approximation`, paper
+Eq. 129), and two small formatters for the text of the book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate, scaling
+from .loss import expected_loss
+from .ridgeless import ridgeless_loss
+from .spectra import as_spectrum
+
+__all__ = [
+    "Comparison",
+    "FittedMinimum",
+    "Corrections",
+    "TraceApproximation",
+    "theory_loss",
+    "compare",
+    "jackknife",
+    "fitted_log_minimum",
+    "sweep_minimum",
+    "local_exponent",
+    "fitted_exponent",
+    "sigma_y",
+    "loss_denominator",
+    "scaling_corrections",
+    "trace_approximation",
+    "finite_or_nan",
+    "latex_sci",
+]
+
+# A point counts as an outlier when the simulated mean is more than this many standard
+# errors from the theory (the usual 3-sigma rule: 0.27% of Gaussian points).
+OUTLIER_Z = 3.0
+# Newton steps polishing the stationary points of a fitted polynomial: each squares the
+# relative error, so 4 take a root good to 1e-2 to rounding.
+NEWTON_POLISH_STEPS = 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Theory against simulation
+# ---------------------------------------------------------------------------------------------
+def theory_loss(N, T, gamma, spectrum, **scales):
+    r"""Expected test loss for any ridge :math:`\gamma \ge 0`, ridgeless limit at :math:`\gamma = 0`.
+
+    :func:`nslmodel.expected_loss` needs :math:`\gamma > 0`; the points of a simulation include
+    :math:`\gamma = 0` (the minimum-norm solution), whose expectation is
+    :func:`nslmodel.ridgeless_loss` (paper Eqs. 105-126). Arrays broadcast from N, T, gamma;
+    ``scales`` are the keyword scales of :func:`nslmodel.expected_loss`.
+    """
+    N, T, gamma = np.broadcast_arrays(np.asarray(N, float), np.asarray(T, float), np.asarray(gamma, float))
+    zero = gamma == 0
+    out = np.empty(gamma.shape)
+    if np.any(zero):
+        out[zero] = ridgeless_loss(N[zero], T[zero], spectrum, **scales)
+    if np.any(~zero):
+        out[~zero] = expected_loss(N[~zero], T[~zero], gamma[~zero], spectrum, **scales)
+    return float(out) if out.ndim == 0 else out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    r"""Simulated means against the theory at the same points (arrays of the grid's shape)."""
+
+    N: np.ndarray
+    """Features at each point."""
+    T: np.ndarray
+    """Training samples at each point."""
+    gamma: np.ndarray
+    """Ridge at each point (0 is ridgeless)."""
+    mean: np.ndarray
+    """Simulated mean loss."""
+    sem: np.ndarray
+    """Its standard error."""
+    theory: np.ndarray
+    """Expected loss from the theory (:func:`theory_loss`)."""
+    z: np.ndarray
+    """(mean - theory) / sem."""
+    rel: np.ndarray
+    """mean / theory - 1."""
+    scaled_rel: np.ndarray
+    r"""``rel * min(N, T)``: constant where the offset is a :math:`1/\min(N, T)` correction."""
+    trials: int
+    """Monte Carlo trials per point."""
+    shared_draws: bool
+    """True when points of one trial share (nested) draws, so their z values are correlated."""
+
+    @property
+    def n_points(self) -> int:
+        """Number of compared points."""
+        return int(self.z.size)
+
+    @property
+    def frac_beyond(self) -> float:
+        """Fraction of points more than OUTLIER_Z standard errors from the theory."""
+        return float(np.mean(np.abs(self.z) > OUTLIER_Z))
+
+    @property
+    def n_above(self) -> int:
+        """Points whose simulated mean lies above the theory."""
+        return int(np.sum(self.rel > 0))
+
+    def summary(self) -> str:
+        """One sentence for the text: counts, signs, outliers and whether draws are shared."""
+        shared = "share nested draws within a trial, so their deviations are correlated" if self.shared_draws \
+            else "use independent draws"
+        return (
+            f"{self.n_points} points ({self.trials} trials each): {self.n_above} above and "
+            f"{self.n_points - self.n_above} below the theory, "
+            f"{np.sum(np.abs(self.z) > OUTLIER_Z)} of {self.n_points} "
+            f"({self.frac_beyond:.0%}) beyond {OUTLIER_Z:g} standard errors; the points {shared}"
+        )
+
+
+def compare(sim, spectrum, *, shared_draws=True) -> Comparison:
+    """Compare a :class:`nslmodel.SweepResult` (or SimulationResult) with the theory at its points.
+
+    The theory uses the scales stored in ``sim`` (sigma_u, sigma_w, sigma_eps, C).
+    ``shared_draws`` records whether the points came from one sweep (nested draws, the
+    default of :func:`nslmodel.simulate_sweep`) or from independent seeds.
+    """
+    N, T, g = (np.asarray(v, dtype=float) for v in (sim.N, sim.T, sim.gamma))
+    mean, sem = np.asarray(sim.mean, float), np.asarray(sim.sem, float)
+    th = np.asarray(theory_loss(N, T, g, spectrum, sigma_u=sim.sigma_u, sigma_w=sim.sigma_w,
+                                sigma_eps=sim.sigma_eps, C=sim.C))
+    rel = mean / th - 1
+    return Comparison(N=N, T=T, gamma=g, mean=mean, sem=sem, theory=th, z=(mean - th) / sem, rel=rel,
+                      scaled_rel=rel * np.minimum(N, T), trials=int(sim.trials),
+                      shared_draws=bool(shared_draws and np.size(mean) > 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The minimum of a simulated sweep
+# ---------------------------------------------------------------------------------------------
+def jackknife(samples, statistic):
+    r"""Leave-one-out jackknife of ``statistic(samples)`` over the first axis.
+
+    .. math::
+        \hat\theta = \theta(x), \qquad
+        \mathrm{se}^2 = \frac{n-1}{n}\sum_{i=1}^{n} (\theta_{(i)} - \bar\theta_{(\cdot)})^2,
+
+    with :math:`\theta_{(i)}` the statistic without sample i. For the mean it reproduces
+    ``std(ddof=1) / sqrt(n)`` exactly.
+
+    Returns
+    -------
+    (float, float)
+        The statistic on all samples and its jackknife standard error.
+    """
+    x = np.asarray(samples, dtype=float)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"samples must hold at least 2 rows for a jackknife; got {n}")
+    loo = np.array([statistic(np.delete(x, i, axis=0)) for i in range(n)], dtype=float)
+    se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
+    return float(statistic(x)), se
+
+
+def fitted_log_minimum(gammas, loss, *, fit_points=5, degree=3) -> float:
+    r"""log of the ridge minimizing a polynomial in :math:`\log\gamma` fitted to :math:`\log L`.
+
+    The fit uses the ``fit_points`` sweep points around the smallest ``loss``; the minimum is
+    the real stationary point with positive curvature inside the sweep. Raises if there is none.
+    """
+    gammas, loss = np.asarray(gammas, float), np.asarray(loss, float)
+    if fit_points > gammas.size or fit_points < degree + 1:
+        raise ValueError(f"fit_points must lie in [degree + 1, len(gammas)] = [{degree + 1}, {gammas.size}]; "
+                         f"got {fit_points}")
+    k = int(np.argmin(loss))
+    lo = int(np.clip(k - fit_points // 2, 0, loss.size - fit_points))
+    window = slice(lo, lo + fit_points)
+    poly = np.polynomial.Polynomial.fit(np.log(gammas[window]), np.log(loss[window]), degree)
+    slope, curvature = poly.deriv(), poly.deriv(2)
+    roots = slope.roots()
+    x = roots[np.isreal(roots)].real
+    # The companion-matrix roots lose digits when the leading coefficient is tiny (a nearly
+    # quadratic log loss): polish each with Newton steps on the derivative.
+    for _ in range(NEWTON_POLISH_STEPS):
+        x = x - slope(x) / curvature(x)
+    x = x[(curvature(x) > 0) & (x >= np.log(gammas[0])) & (x <= np.log(gammas[-1]))]
+    if x.size == 0:
+        raise RuntimeError(f"the fitted curve has no minimum inside the sweep {gammas[0]:.3g}..{gammas[-1]:.3g}")
+    return float(x[np.argmin(poly(x))])
+
+
+@dataclass(frozen=True)
+class FittedMinimum:
+    """Location of the minimum of a simulated loss-versus-ridge sweep."""
+
+    gamma: float
+    """Fitted minimizing ridge of the trial-averaged loss."""
+    log_se: float
+    """Jackknife standard error of log(gamma), i.e. its relative error."""
+    fit_bias: float
+    """Relative error of the same fit applied to the exact loss at the same ridges (0 if not given)."""
+
+
+def sweep_minimum(gammas, samples, *, exact=None, fit_points=5, degree=3) -> FittedMinimum:
+    """Fitted minimum of ``samples.mean(0)`` over ``gammas`` with its jackknife error over trials.
+
+    ``samples`` has shape (trials, len(gammas)). ``exact``, the theory loss at the same ridges,
+    measures the bias of the fit itself against the exact minimizer ``gamma_exact`` (pass
+    ``(loss, gamma_exact)``).
+    """
+    fit = lambda s: fitted_log_minimum(gammas, np.mean(s, axis=0), fit_points=fit_points, degree=degree)
+    log_g, se = jackknife(samples, fit)
+    bias = 0.0
+    if exact is not None:
+        loss, g_exact = exact
+        bias = float(np.expm1(fitted_log_minimum(gammas, loss, fit_points=fit_points, degree=degree)
+                              - np.log(g_exact)))
+    return FittedMinimum(gamma=float(np.exp(log_g)), log_se=se, fit_bias=bias)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exponents
+# ---------------------------------------------------------------------------------------------
+def local_exponent(x, y):
+    r"""Local exponent :math:`\mathrm{d}\log y / \mathrm{d}\log x` on a grid.
+
+    Second-order finite differences in :math:`\log x` (``numpy.gradient``, one-sided at the
+    ends), exact for a power law :math:`y = c x^p` on any grid. A loss falling as
+    :math:`N^{-a}` has local exponent :math:`-a`.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.ndim != 1 or x.size < 3:
+        raise ValueError(f"x must be a 1-d grid of at least 3 points; got shape {x.shape}")
+    return np.gradient(np.log(y), np.log(x), axis=-1, edge_order=2)
+
+
+def fitted_exponent(x, y) -> float:
+    r"""Least-squares slope of :math:`\log y` against :math:`\log x` (the exponent of a power-law fit)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Scales
+# ---------------------------------------------------------------------------------------------
+def sigma_y(spectrum, sigma_w=1.0) -> float:
+    r"""Standard deviation of a clean label :math:`y = Wx`: :math:`\sigma_y^2 = \sigma_w^2\sum_I\lambda_I/M`."""
+    spec = as_spectrum(spectrum)
+    return float(_validate.nonnegative("sigma_w", sigma_w) * np.sqrt(spec.trace / spec.M))
+
+
+def loss_denominator(solution):
+    r""":math:`\mathcal D = (N - D_1)(T - D_1) + (N + T - 2D_1)(D_1 - D_2)` of a :class:`nslmodel.Solution`.
+
+    The denominator of paper Eq. 104 (and Eq. 184), written with the cancellation-free gaps.
+    """
+    dN, dT = solution.N_minus_D1, solution.T_minus_D1
+    return dN * dT + (dN + dT) * solution.D1_minus_D2
+
+
+# ---------------------------------------------------------------------------------------------
+# The scaling laws (paper Eqs. 129-145)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Corrections:
+    r"""Correction factors of the approximate optimum relative to the simple power-law forms."""
+
+    loss: np.ndarray | float
+    r""":math:`L^\star_{\rm approx} / [K (N^{-\alpha} + T^{-\alpha})]`, :math:`K = C\sigma_w^2\lambda_+ A_\alpha^{1+\alpha}/(2M)`."""
+    gamma: np.ndarray | float
+    r""":math:`\gamma^\star_{\rm approx} / [\rho_0 A_\alpha^{1+\alpha} \tfrac{2}{\alpha(1+\alpha)}
+    (N^{-\alpha} + T^{-\alpha}) / (N^{-1} + T^{-1})]`."""
+
+
+def scaling_corrections(N, T, alpha) -> Corrections:
+    r"""Correction factors of paper Eqs. 142-144 relative to the :math:`N^{-\alpha} + T^{-\alpha}` form.
+
+    The approximate optimum (:func:`nslmodel.scaling.approx_optimal`) is divided by the simple
+    forms
+
+    .. math::
+        L^\star \approx K\,(N^{-\alpha} + T^{-\alpha}), \qquad
+        \gamma^\star \approx \rho_0 A_\alpha^{1+\alpha}\,\frac{2}{\alpha(1+\alpha)}\,
+            \frac{N^{-\alpha} + T^{-\alpha}}{N^{-1} + T^{-1}},
+
+    with :math:`K = C\sigma_w^2\lambda_+ A_\alpha^{1+\alpha}/(2M)` and
+    :math:`\rho_0 = \sigma_u^2\lambda_+/M`. Both factors are exactly 1 at :math:`\alpha = 1`
+    (where :math:`d^\star = NT/(N+T)`) and tend to 1 for :math:`N \ll T` (and, by symmetry,
+    :math:`T \ll N`), where :math:`d^\star \to N - 2N^2/(\alpha(1+\alpha)T)`. They depend on
+    N and T only through N/T, and on no scale (M, lambda_+, sigma_u, sigma_w, C cancel).
+    """
+    a = _validate.positive_scalar("alpha", alpha)
+    N = _validate.positive("N", N)
+    T = _validate.positive("T", T)
+    # The scales cancel: evaluate at M = lambda_+ = sigma_u = sigma_w = C = 1.
+    opt = scaling.approx_optimal(N, T, 1.0, a)
+    amp = scaling.amplitude(a) ** (1 + a)
+    simple = N ** (-a) + T ** (-a)
+    loss = np.asarray(opt.loss) / (0.5 * amp * simple)
+    gamma = np.asarray(opt.gamma) / (amp * 2 / (a * (1 + a)) * simple / (1 / N + 1 / T))
+    out = lambda v: float(v) if v.ndim == 0 else v
+    return Corrections(loss=out(loss), gamma=out(gamma))
+
+
+@dataclass(frozen=True)
+class TraceApproximation:
+    r"""Exact traces against their integral approximation (paper Eq. 129) on a grid of rho."""
+
+    rho: np.ndarray
+    """Latent-space ridges."""
+    D1: np.ndarray
+    r"""Exact :math:`D_1 = \sum_I s_I/(s_I + \rho)`."""
+    D2: np.ndarray
+    r"""Exact :math:`D_2 = \sum_I s_I^2/(s_I + \rho)^2`."""
+    D1_approx: np.ndarray
+    r""":math:`A_\alpha (\rho/\rho_0)^{-1/(1+\alpha)}`."""
+    D2_approx: np.ndarray
+    r""":math:`\tfrac{\alpha}{1+\alpha}` times ``D1_approx``."""
+
+    @property
+    def err_D1(self) -> np.ndarray:
+        """D1_approx / D1 - 1."""
+        return self.D1_approx / self.D1 - 1
+
+    @property
+    def err_D2(self) -> np.ndarray:
+        """D2_approx / D2 - 1."""
+        return self.D2_approx / self.D2 - 1
+
+
+def trace_approximation(M, alpha, D1_min=1.0, D1_max=None, n=200) -> TraceApproximation:
+    r"""The traces of a power law :math:`s_I = \rho_0 I^{-(1+\alpha)}` summed exactly and by Eq. 129.
+
+    The grid of rho is chosen so that the exact :math:`D_1` runs from about ``D1_min`` to
+    ``D1_max`` (default M / 2); the exact sums run over all M terms in float64 (cost M x n).
+    rho is in units of :math:`\rho_0 = \sigma_u^2\lambda_+/M`, on which nothing else depends.
+    """
+    M = _validate.positive_int("M", M)
+    a = _validate.positive_scalar("alpha", alpha)
+    n = _validate.positive_int("n", n)
+    D1_max = M / 2 if D1_max is None else D1_max
+    # Invert the approximation for the grid's ends; the exact D1 lands near the requested range.
+    A = scaling.amplitude(a)
+    rho = np.geomspace((A / D1_min) ** (1 + a), (A / D1_max) ** (1 + a), n)
+    s = np.arange(1, M + 1, dtype=float) ** -(1 + a)
+    D1 = np.empty(n)
+    D2 = np.empty(n)
+    for k, r in enumerate(rho):  # row by row keeps memory at O(M)
+        f = s / (s + r)
+        D1[k], D2[k] = f.sum(), (f * f).sum()
+    D1a = A * rho ** (-1 / (1 + a))
+    return TraceApproximation(rho=rho, D1=D1, D2=D2, D1_approx=D1a, D2_approx=a / (1 + a) * D1a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting
+# ---------------------------------------------------------------------------------------------
+def finite_or_nan(x):
+    """``x`` with infinities replaced by NaN, so a plotted curve leaves a gap (e.g. at N = T)."""
+    x = np.asarray(x, dtype=float)
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def latex_sci(x, digits=2) -> str:
+    r"""``x`` in LaTeX scientific notation with ``digits`` significant digits.
+
+    ``latex_sci(1.35e-4)`` is ``'1.4 \times 10^{-4}'``; a mantissa of exactly 1 is dropped
+    (``'10^{-7}'``), and numbers from 0.01 to 1000 print plainly.
+    """
+    x = float(x)
+    if not np.isfinite(x):
+        raise ValueError(f"x must be finite; got {x!r}")
+    if x == 0 or 1e-2 <= abs(x) < 1e3:
+        return f"{x:.{digits}g}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    power = f"10^{{{int(exponent)}}}"
+    m = float(mantissa)
+    if m == 1:
+        return power
+    if m == -1:
+        return "-" + power
+    return rf"{mantissa} \times {power}"

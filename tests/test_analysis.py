@@ -1,0 +1,221 @@
+"""Tests of nslmodel.analysis: comparisons, jackknife, exponents, scaling corrections, formatters."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import nslmodel
+from nslmodel import analysis, scaling
+
+from _tolerance import FLOAT64_EPS, RTOL_ROUNDING, assert_rel_close
+
+SPEC = nslmodel.PowerLaw(2000, 1.0)
+
+
+# ------------------------------------------------------------------------------ theory_loss
+def test_theory_loss_dispatches_ridgeless_at_zero_and_expected_loss_elsewhere():
+    N = np.array([50.0, 50.0, 300.0])
+    g = np.array([0.0, 1e-3, 0.0])
+    out = analysis.theory_loss(N, 100.0, g, SPEC)
+    # The same functions called directly: identical bits.
+    assert out[0] == nslmodel.ridgeless_loss(50.0, 100.0, SPEC)
+    assert out[1] == nslmodel.expected_loss(50.0, 100.0, 1e-3, SPEC)
+    assert out[2] == nslmodel.ridgeless_loss(300.0, 100.0, SPEC)
+    assert isinstance(analysis.theory_loss(50, 100, 1e-3, SPEC), float)
+
+
+def test_theory_loss_passes_label_noise_to_both_branches():
+    plain = analysis.theory_loss([50, 50], 100, [0.0, 1e-3], SPEC)
+    noisy = analysis.theory_loss([50, 50], 100, [0.0, 1e-3], SPEC, sigma_eps=0.1)
+    assert np.all(noisy > plain)
+
+
+# ------------------------------------------------------------------------------ compare
+def _fake_sweep(mean, sem, N, T, gamma, trials=10):
+    return SimpleNamespace(mean=np.asarray(mean), sem=np.asarray(sem), N=np.asarray(N), T=np.asarray(T),
+                           gamma=np.asarray(gamma), trials=trials, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1)
+
+
+def test_compare_z_rel_and_counts_from_known_offsets():
+    N, T, g = np.array([20, 40, 80, 160]), 100, np.array([1e-3, 1e-3, 1e-3, 0.0])
+    th = analysis.theory_loss(N, T, g, SPEC)
+    sem = 0.01 * th
+    z_wanted = np.array([0.5, -1.0, 4.0, -3.5])
+    cmp = analysis.compare(_fake_sweep(th + z_wanted * sem, sem, N, T, g), SPEC)
+    # z is reconstructed from (th + z sem - th) / sem: rounding of order eps * th / sem = 100 eps.
+    np.testing.assert_allclose(cmp.z, z_wanted, rtol=0, atol=1e3 * FLOAT64_EPS)
+    np.testing.assert_allclose(cmp.rel, 0.01 * z_wanted, rtol=1e-12)
+    np.testing.assert_allclose(cmp.scaled_rel, 0.01 * z_wanted * np.minimum(N, T), rtol=1e-12)
+    assert cmp.n_points == 4 and cmp.n_above == 2
+    assert cmp.frac_beyond == 0.5  # |4| and |-3.5| exceed 3
+    assert cmp.shared_draws
+    text = cmp.summary()
+    assert "2 above and 2 below" in text and "2 of 4 (50%)" in text and "correlated" in text
+
+
+def test_compare_on_a_real_sweep_is_within_statistics():
+    sim = nslmodel.simulate_sweep([30, 60], 120, 2e-3, nslmodel.PowerLaw(1000, 1.0), trials=30, seed=5,
+                                  progress=False)
+    cmp = analysis.compare(sim, nslmodel.PowerLaw(1000, 1.0))
+    assert cmp.theory.shape == (2,)
+    # Finite-size offsets at these sizes are a few per cent of the loss (chapter on finite size):
+    # well within 20%, a bound that still catches a wrong theory branch (factor-2 errors).
+    assert np.all(np.abs(cmp.rel) < 0.2)
+
+
+# ------------------------------------------------------------------------------ jackknife
+def test_jackknife_of_the_mean_is_the_standard_error():
+    x = np.random.default_rng(0).normal(size=(25, 3))
+    est, se = analysis.jackknife(x[:, 0], np.mean)
+    # Known identity: the jackknife standard error of the mean is std(ddof=1)/sqrt(n) exactly.
+    assert est == pytest.approx(x[:, 0].mean(), rel=RTOL_ROUNDING)
+    assert se == pytest.approx(x[:, 0].std(ddof=1) / np.sqrt(25), rel=1e-12)
+
+
+def test_jackknife_of_a_smooth_function_matches_the_delta_method():
+    # theta = log(mean): delta-method se = se(mean) / mean; the jackknife agrees to O(1/n).
+    x = np.random.default_rng(1).gamma(50.0, 1.0, size=400)
+    _, se = analysis.jackknife(x, lambda s: np.log(np.mean(s)))
+    delta = x.std(ddof=1) / np.sqrt(x.size) / x.mean()
+    assert se == pytest.approx(delta, rel=0.01)  # O(1/n) = 0.25% here, 1% bound
+
+
+def test_jackknife_needs_two_samples():
+    with pytest.raises(ValueError, match="at least 2"):
+        analysis.jackknife(np.ones(1), np.mean)
+
+
+# ------------------------------------------------------------------------------ fitted minimum
+def test_fitted_log_minimum_of_an_exact_cubic_is_exact():
+    x0 = np.log(3e-4)
+    g = np.geomspace(1e-5, 1e-2, 13)
+    u = np.log(g) - x0
+    loss = np.exp(1.0 + 0.5 * u**2 + 0.05 * u**3)  # log loss a cubic with its minimum at x0
+    assert analysis.fitted_log_minimum(g, loss) == pytest.approx(x0, abs=1e-9)
+
+
+def test_fitted_log_minimum_raises_without_interior_minimum():
+    g = np.geomspace(1e-5, 1e-2, 9)
+    with pytest.raises(RuntimeError, match="no minimum"):
+        analysis.fitted_log_minimum(g, g)  # monotone
+
+
+def test_sweep_minimum_error_covers_the_scatter_of_repeats():
+    # Noisy parabolas in log gamma with minimum at x0: the jackknife se must match the spread of
+    # the fitted minimum over independent repeats (within the 20% sampling error of 30 repeats).
+    rng = np.random.default_rng(3)
+    g = np.geomspace(1e-4, 1e-2, 11)
+    u = np.log(g) - np.log(1e-3)
+    fits, ses = [], []
+    for _ in range(30):
+        samples = np.exp(0.5 * u**2)[None, :] * (1 + 0.02 * rng.normal(size=(40, 1)) + 0.01 * rng.normal(size=(40, 11)))
+        fm = analysis.sweep_minimum(g, samples, exact=(np.exp(0.5 * u**2), 1e-3))
+        fits.append(np.log(fm.gamma))
+        ses.append(fm.log_se)
+        assert abs(fm.fit_bias) < 1e-9
+    ratio = np.std(fits, ddof=1) / np.mean(ses)
+    assert 0.6 < ratio < 1.6  # chi distribution with 29 dof: 99% of ratios lie in 0.7..1.4 (and se noise)
+
+
+# ------------------------------------------------------------------------------ exponents
+@pytest.mark.parametrize("p", [-1.5, -0.5, 0.0, 1.0, 2.7])
+def test_local_exponent_exact_for_power_laws_on_irregular_grids(p):
+    x = np.sort(np.random.default_rng(4).uniform(1.0, 1e4, 40))
+    y = 3.2 * x**p
+    # log y is linear in log x: second-order differences are exact up to rounding of log y
+    # (|log y| <~ 30, eps * 30 / min step in log x ~ 1e-12).
+    np.testing.assert_allclose(analysis.local_exponent(x, y), p, rtol=0, atol=1e-9)
+    assert analysis.fitted_exponent(x, y) == pytest.approx(p, abs=1e-10)
+
+
+def test_local_exponent_of_a_sum_of_powers_tends_to_each_power():
+    x = np.geomspace(1e-4, 1e4, 401)
+    s = analysis.local_exponent(x, x**-1 + x**-2)  # -2 at small x, -1 at large x
+    assert s[0] == pytest.approx(-2, abs=1e-3) and s[-1] == pytest.approx(-1, abs=1e-3)
+
+
+def test_local_exponent_rejects_short_grids():
+    with pytest.raises(ValueError, match="at least 3"):
+        analysis.local_exponent([1.0, 2.0], [1.0, 2.0])
+
+
+# ------------------------------------------------------------------------------ scales
+def test_sigma_y_and_loss_denominator():
+    assert analysis.sigma_y(SPEC, 2.0) == pytest.approx(2 * math.sqrt(SPEC.eigenvalues.sum() / 2000), rel=1e-14)
+    s = nslmodel.solve(50.0, 120.0, 1e-3, SPEC)
+    direct = (50 - s.D1) * (120 - s.D1) + (170 - 2 * s.D1) * (s.D1 - s.D2)
+    assert_rel_close(analysis.loss_denominator(s), direct, 1e-10, "denominator")
+
+
+# ------------------------------------------------------------------------------ scaling corrections
+def test_corrections_are_exactly_one_at_alpha_one():
+    N = np.geomspace(1, 1e6, 50)
+    c = analysis.scaling_corrections(N, 1e3, 1.0)
+    np.testing.assert_allclose(c.loss, 1.0, rtol=1e-13)  # exact identity up to rounding
+    np.testing.assert_allclose(c.gamma, 1.0, rtol=1e-13)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 3.0])
+def test_corrections_tend_to_one_far_from_N_eq_T_and_are_symmetric(alpha):
+    # The leading deviation is of order (N/T)^min(alpha, 1) (the T^-alpha term and the shift
+    # of d* by 2N^2/(alpha(1+alpha)T)), with an O(1) coefficient: bound 3 (N/T)^min(alpha, 1).
+    for ratio in (1e-4, 1e-6):
+        c = analysis.scaling_corrections(1.0, 1 / ratio, alpha)
+        bound = 3 * ratio ** min(alpha, 1.0)
+        assert abs(c.loss - 1) < bound and abs(c.gamma - 1) < bound
+    N = np.geomspace(1, 1e4, 9)
+    a, b = analysis.scaling_corrections(N, 100.0, alpha), analysis.scaling_corrections(100.0, N, alpha)
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-12)
+    np.testing.assert_allclose(a.gamma, b.gamma, rtol=1e-12)
+
+
+def test_corrections_at_N_eq_T_from_the_quadratic_written_out():
+    # At N = T = n: d*/n = r solves (2+a)(1-a) r^2 + 2a(1+a) r - a(1+a) = 0 and
+    # F_L = r^-a / [(1+a) - 2a r - (1-a) r^2] / 2.
+    for a in (0.5, 2.0):
+        qa, qb, qc = (2 + a) * (1 - a), 2 * a * (1 + a), -a * (1 + a)
+        r = (-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
+        F = r**-a / ((1 + a) - 2 * a * r - (1 - a) * r * r) / 2
+        assert analysis.scaling_corrections(300.0, 300.0, a).loss == pytest.approx(F, rel=1e-12)
+    assert analysis.scaling_corrections(10.0, 10.0, 0.5).loss == pytest.approx(0.774, abs=1e-3)
+
+
+# ------------------------------------------------------------------------------ trace approximation
+def test_trace_approximation_fails_at_both_edges_and_holds_in_between():
+    ta = analysis.trace_approximation(20_000, 1.0, n=60)
+    mid = (ta.D1 > 30) & (ta.D1 < 200)
+    # Head: the integral from 0 misses an O(1) piece of D1 (about 1/2): |err| ~ 0.5 / D1 < 2%.
+    assert np.all(np.abs(ta.err_D1[mid]) < 0.6 / ta.D1[mid] + 4 * ta.D1[mid] / (np.pi**2 * 20_000))
+    assert abs(ta.err_D1[0]) > 0.2  # D1 ~ 1: order-one error
+    assert ta.err_D1[-1] > 0.2  # D1 -> M/2: the spurious tail beyond I = M
+    assert np.all(np.diff(ta.D1) > 0)
+
+
+def test_trace_approximation_agrees_with_the_solver_sums():
+    ta = analysis.trace_approximation(3000, 0.5, n=5)
+    # D1 at the solution of the self-consistent equation matches the direct sum.
+    sol = nslmodel.solve(2000.0, 2500.0, 1e-3, nslmodel.PowerLaw(3000, 0.5))
+    rho_units = sol.rho * 3000  # rho / rho0 with rho0 = 1 / M
+    s = np.arange(1, 3001, dtype=float) ** -1.5
+    assert_rel_close(np.sum(s / (s + rho_units)), sol.D1, 1e-10, "D1")
+    assert ta.D1.shape == (5,)
+
+
+# ------------------------------------------------------------------------------ formatting
+@pytest.mark.parametrize(
+    "x, digits, text",
+    [(1.35e-4, 2, r"1.4 \times 10^{-4}"), (1e-7, 2, "10^{-7}"), (0.5, 2, "0.5"), (4000.0, 2, r"4.0 \times 10^{3}"),
+     (-1e5, 3, "-10^{5}"), (0.0, 2, "0")],
+)
+def test_latex_sci(x, digits, text):
+    assert analysis.latex_sci(x, digits) == text
+
+
+def test_latex_sci_rejects_non_finite_and_finite_or_nan():
+    with pytest.raises(ValueError, match="finite"):
+        analysis.latex_sci(float("inf"))
+    assert np.isnan(analysis.finite_or_nan([1.0, np.inf])[1])
