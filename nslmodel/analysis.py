@@ -38,6 +38,7 @@ __all__ = [
     "trace_approximation",
     "finite_or_nan",
     "latex_sci",
+    "rerun_command",
 ]
 
 # A point counts as an outlier when the simulated mean is more than this many standard
@@ -385,3 +386,16 @@ def latex_sci(x, digits=2) -> str:
     if m == -1:
         return "-" + power
     return rf"{mantissa} \times {power}"
+
+
+def rerun_command(notebook: str, **parameters) -> str:
+    """The papermill command that reruns ``notebooks/<notebook>.ipynb`` with these parameters.
+
+    Values are written the way papermill's ``-p`` parses them (numbers and strings) or, for
+    lists, as YAML through ``-y``.
+    """
+    plain = [f"-p {k} {v!r}" if isinstance(v, str) else f"-p {k} {v:g}" if isinstance(v, float)
+             else f"-p {k} {v}" for k, v in parameters.items() if not isinstance(v, (list, tuple))]
+    lists = {k: list(v) for k, v in parameters.items() if isinstance(v, (list, tuple))}
+    yaml = ["-y '" + ", ".join(f"{k}: {v}" for k, v in lists.items()).join("{}") + "'"] if lists else []
+    return " ".join([f"papermill notebooks/{notebook}.ipynb {notebook}.out.ipynb", *plain, *yaml])

@@ -198,3 +198,21 @@ def loglog_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, tit
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def residual_axes(ax, x, z, *, xlabel, band=3.0, **kwargs):
+    """Residual panel: ``z`` (deviation in standard errors) against ``x``, with a +-band shaded.
+
+    Points beyond the band are the ones the text counts as outliers
+    (:data:`nslmodel.analysis.OUTLIER_Z`).
+    """
+    ax.axhspan(-band, band, color="0.92", zorder=0)
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    kwargs.setdefault("marker", "o")
+    kwargs.setdefault("linestyle", "none")
+    kwargs.setdefault("markersize", 4)
+    ax.plot(x, z, **kwargs)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("(sim. - theory) / s.e.")
+    return ax

@@ -219,3 +219,17 @@ def test_latex_sci_rejects_non_finite_and_finite_or_nan():
     with pytest.raises(ValueError, match="finite"):
         analysis.latex_sci(float("inf"))
     assert np.isnan(analysis.finite_or_nan([1.0, np.inf])[1])
+
+
+def test_rerun_command_parses_back_with_papermill_conventions():
+    import shlex
+
+    import yaml
+
+    cmd = analysis.rerun_command("01_x", M=3000, gamma=1e-7, name="a", N_values=[10, 20])
+    args = shlex.split(cmd)
+    assert args[:3] == ["papermill", "notebooks/01_x.ipynb", "01_x.out.ipynb"]
+    pairs = {args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "-p"}
+    assert pairs == {"M": "3000", "gamma": "1e-07", "name": "a"}
+    assert yaml.safe_load(args[args.index("-y") + 1]) == {"N_values": [10, 20]}
+    assert float(pairs["gamma"]) == 1e-7
