@@ -27,6 +27,7 @@ __all__ = [
     "TraceApproximation",
     "theory_loss",
     "compare",
+    "combine",
     "jackknife",
     "fitted_log_minimum",
     "sweep_minimum",
@@ -39,6 +40,7 @@ __all__ = [
     "finite_or_nan",
     "latex_sci",
     "rerun_command",
+    "rerun_note",
 ]
 
 # A point counts as an outlier when the simulated mean is more than this many standard
@@ -139,6 +141,22 @@ def compare(sim, spectrum, *, shared_draws=True) -> Comparison:
     return Comparison(N=N, T=T, gamma=g, mean=mean, sem=sem, theory=th, z=(mean - th) / sem, rel=rel,
                       scaled_rel=rel * np.minimum(N, T), trials=int(sim.trials),
                       shared_draws=bool(shared_draws and np.size(mean) > 1))
+
+
+def combine(comparisons, *, shared_draws=False) -> Comparison:
+    """Pool several comparisons (flattened) into one, e.g. runs with independent seeds.
+
+    ``shared_draws`` of the result says whether points of different runs share draws (False for
+    independent seeds); points within a run keep whatever they had, reported if any run shared.
+    """
+    cs = list(comparisons)
+    if not cs:
+        raise ValueError("comparisons must hold at least one Comparison")
+    if len({c.trials for c in cs}) != 1:
+        raise ValueError(f"comparisons must have equal trials; got {[c.trials for c in cs]}")
+    cat = {f: np.concatenate([np.ravel(getattr(c, f)) for c in cs])
+           for f in ("N", "T", "gamma", "mean", "sem", "theory", "z", "rel", "scaled_rel")}
+    return Comparison(**cat, trials=cs[0].trials, shared_draws=shared_draws or any(c.shared_draws for c in cs))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,3 +417,9 @@ def rerun_command(notebook: str, **parameters) -> str:
     lists = {k: list(v) for k, v in parameters.items() if isinstance(v, (list, tuple))}
     yaml = ["-y '" + ", ".join(f"{k}: {v}" for k, v in lists.items()).join("{}") + "'"] if lists else []
     return " ".join([f"papermill notebooks/{notebook}.ipynb {notebook}.out.ipynb", *plain, *yaml])
+
+
+def rerun_note(notebook: str, *, runtime: str, **parameters) -> str:
+    """A "Rerun this chapter" note (CommonMark, as notebook Markdown output is rendered): the
+    :func:`rerun_command` and the expected run time."""
+    return f"**Rerun this chapter:** `{rerun_command(notebook, **parameters)}`\n\nExpected run time: {runtime}"

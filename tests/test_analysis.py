@@ -233,3 +233,21 @@ def test_rerun_command_parses_back_with_papermill_conventions():
     assert pairs == {"M": "3000", "gamma": "1e-07", "name": "a"}
     assert yaml.safe_load(args[args.index("-y") + 1]) == {"N_values": [10, 20]}
     assert float(pairs["gamma"]) == 1e-7
+
+
+def test_combine_pools_points_and_keeps_counts():
+    N, g = np.array([20, 40]), np.array([1e-3, 1e-3])
+    th = analysis.theory_loss(N, 100, g, SPEC)
+    a = analysis.compare(_fake_sweep(th * 1.01, th * 0.001, N, 100, g), SPEC)
+    b = analysis.compare(_fake_sweep(th * 0.999, th * 0.01, N, 100, g), SPEC)
+    c = analysis.combine([a, b])
+    assert c.n_points == 4 and c.n_above == 2 and c.frac_beyond == 0.5 and c.shared_draws
+    np.testing.assert_array_equal(c.z, np.r_[a.z, b.z])
+    with pytest.raises(ValueError, match="at least one"):
+        analysis.combine([])
+
+
+def test_rerun_note_is_an_admonition_with_the_command():
+    note = analysis.rerun_note("02_y", runtime="about 5 s.", M=10)
+    assert note.startswith("**Rerun this chapter:** `papermill ")
+    assert analysis.rerun_command("02_y", M=10) in note and "about 5 s." in note
