@@ -486,18 +486,18 @@ def test_C10_integral_approximation_of_the_traces_fails_only_at_the_edges(alpha)
 def test_fitted_exponents_track_alpha(alpha):
     r"""Chapter 7's table (C5, C7 in the power-law regime): for N << T, L* ~ N^-alpha, L_0 ~ N^-alpha, gamma* ~ N^(1-alpha).
 
-    Fit over 30 <= N <= 1000 with T = 10^7 and M = 10^6. Deviations of the fitted exponents:
+    Fit over 30 <= N <= 1000 with T = 10^6 and M = 10^7 (both sizes at most M/10). Deviations of the fitted exponents:
     - head: a relative correction ~ c/N to the level (c ~ (1 + alpha)/2) shifts the local
       exponent by ~c/N; averaged over the window, c (1/30 - 1/1000)/ln(1000/30) <= 0.014;
-    - N/T: alpha N/T <= 2e-4;
-    - tail: alpha eps_alpha(d*) grows to 0.008 (alpha = 0.5) at N = 1000; in gamma* it is
-      amplified about four-fold (C7: 6 eps at alpha = 1), shifting that slope by <= 0.02.
+    - N/T: alpha N/T <= 3e-3;
+    - tail: alpha eps_alpha(d*) grows to 0.003 (alpha = 0.5, M = 10^7) at N = 1000; in gamma* it is
+      amplified about four-fold (C7: 6 eps at alpha = 1), shifting that slope by <= 0.01.
     The tolerance 0.03 covers the sum.
     """
-    spec = nslmodel.PowerLaw(1_000_000, alpha)
+    spec = nslmodel.PowerLaw(10_000_000, alpha)
     Ns = np.geomspace(30.0, 1000.0, 8)
-    opt = nslmodel.optimal_ridge(Ns, 1e7, spec)
-    ridgeless = nslmodel.ridgeless_loss(Ns, 1e7, spec)
+    opt = nslmodel.optimal_ridge(Ns, 1e6, spec)
+    ridgeless = nslmodel.ridgeless_loss(Ns, 1e6, spec)
 
     def slope(y):
         return np.polyfit(np.log(Ns), np.log(y), 1)[0]
