@@ -46,6 +46,8 @@ __all__ = [
 # A point counts as an outlier when the simulated mean is more than this many standard
 # errors from the theory (the usual 3-sigma rule: 0.27% of Gaussian points).
 OUTLIER_Z = 3.0
+# Integer arguments (M, grid sizes) of at least 1.
+_POSITIVE_INT = _validate.Integer(1)
 # Newton steps polishing the stationary points of a fitted polynomial: each squares the
 # relative error, so 4 take a root good to 1e-2 to rounding.
 NEWTON_POLISH_STEPS = 4
@@ -270,7 +272,7 @@ def fitted_exponent(x, y) -> float:
 def sigma_y(spectrum, sigma_w=1.0) -> float:
     r"""Standard deviation of a clean label :math:`y = Wx`: :math:`\sigma_y^2 = \sigma_w^2\sum_I\lambda_I/M`."""
     spec = as_spectrum(spectrum)
-    return float(_validate.nonnegative("sigma_w", sigma_w) * np.sqrt(spec.trace / spec.M))
+    return float(_validate.SCALE("sigma_w", sigma_w) * np.sqrt(spec.trace / spec.M))
 
 
 def loss_denominator(solution):
@@ -314,8 +316,8 @@ def scaling_corrections(N, T, alpha) -> Corrections:
     N and T only through N/T, and on no scale (M, lambda_+, sigma_u, sigma_w, C cancel).
     """
     a = _validate.positive_scalar("alpha", alpha)
-    N = _validate.positive("N", N)
-    T = _validate.positive("T", T)
+    N = _validate.SIZE("N", N)
+    T = _validate.SIZE("T", T)
     # The scales cancel: evaluate at M = lambda_+ = sigma_u = sigma_w = C = 1.
     opt = scaling.approx_optimal(N, T, 1.0, a)
     amp = scaling.amplitude(a) ** (1 + a)
@@ -359,9 +361,9 @@ def trace_approximation(M, alpha, D1_min=1.0, D1_max=None, n=200) -> TraceApprox
     ``D1_max`` (default M / 2); the exact sums run over all M terms in float64 (cost M x n).
     rho is in units of :math:`\rho_0 = \sigma_u^2\lambda_+/M`, on which nothing else depends.
     """
-    M = _validate.positive_int("M", M)
+    M = _POSITIVE_INT("M", M)
     a = _validate.positive_scalar("alpha", alpha)
-    n = _validate.positive_int("n", n)
+    n = _POSITIVE_INT("n", n)
     D1_max = M / 2 if D1_max is None else D1_max
     # Invert the approximation for the grid's ends; the exact D1 lands near the requested range.
     A = scaling.amplitude(a)
