@@ -72,6 +72,7 @@ class Sums(NamedTuple):
 
 N_SUMS = len(Sums._fields)
 _F1, _F0, _F12, _F2, _F23 = range(N_SUMS)  # columns of the internal (points, sums) arrays
+_ALL_COLS = tuple(range(N_SUMS))
 
 
 def log_mu_per_rho(M: int, sigma_u: float) -> float:
@@ -212,15 +213,17 @@ class SpectralTable:
             acc += c[:, j]
         return acc
 
-    def log_sums_point(self, u: float) -> list:
+    def log_sums_point(self, u: float, cols=_ALL_COLS) -> list:
         """``log_sums`` at one float u as a list of floats, bit for bit the array result.
 
         Horner's rule in Python floats performs the same IEEE operations, in the same order, as
         the array evaluation; outside the table the array code itself is used. It saves the
-        per-call overhead of numpy for a scalar query.
+        per-call overhead of numpy for a scalar query. ``cols`` selects sums (``Sums`` order);
+        each is evaluated on its own, so a subset has the bits of the full result.
         """
         if not (self.u_lo <= u < self.u_hi):
-            return self._log_sums_flat(np.array([u]))[0].tolist()
+            row = self._log_sums_flat(np.array([u]))[0].tolist()
+            return [row[i] for i in cols]
         k = min(int((u - self.u_lo) * (1.0 / PANEL_WIDTH)), self.n_panels - 1)
         rows = self._rows.get(k)
         if rows is None:
@@ -230,7 +233,8 @@ class SpectralTable:
             rows = self._rows[k] = self.coef[k].T[:, ::-1].tolist()
         t = u - (self.u_lo + float(k) * PANEL_WIDTH)
         out = []
-        for c in rows:
+        for i in cols:
+            c = rows[i]
             acc = c[0]
             for x in c[1:]:
                 acc = acc * t + x
@@ -294,3 +298,150 @@ class SpectralTable:
         else:
             out = np.exp(self._log_sums_flat(u.ravel()))
         return Sums(*(out[:, i].reshape(u.shape) for i in range(N_SUMS)))
+
+
+# -- compression of an arbitrary spectrum into weighted Gauss nodes -----------------------------
+# Sorted log-eigenvalues are grouped greedily into clusters spanning at most
+# 2 * CLUSTER_HALF_WIDTH in t = log(lambda); a cluster holding more than CLUSTER_MIN_POINTS
+# eigenvalues is replaced by the CLUSTER_NODES-point Gauss rule of its own discrete measure
+# (compress_nodes). With these values the error bound of compress_nodes is 6e-18 relative.
+CLUSTER_HALF_WIDTH = 1.0
+CLUSTER_NODES = 20
+CLUSTER_MIN_POINTS = 2 * CLUSTER_NODES
+# A computed rule is used only if it integrates T_0..T_{2n-1} to this fraction of the mass.
+MOMENT_TOL = 1e-14
+
+
+def compression_error_bound(h: float = CLUSTER_HALF_WIDTH, n: int = CLUSTER_NODES) -> float:
+    r"""Bound on the relative error of every spectral sum after :func:`compress_nodes`.
+
+    A summand :math:`f = r^a (1 - r)^b` (:math:`a + b \le 3`) is, as a function of
+    :math:`t = \log\lambda`, analytic in the strip :math:`|\operatorname{Im} t| < \pi` (the poles
+    of :math:`r = 1 / (1 + e^{u - t})` sit at :math:`\operatorname{Im} t = \pm\pi`). On a cluster
+    :math:`[c - h, c + h]` take the Bernstein ellipse of imaginary semi-axis :math:`B = \pi/2`:
+    :math:`\varrho = (B + \sqrt{B^2 + h^2}) / h`, real semi-axis :math:`A = \sqrt{B^2 + h^2}`.
+    For :math:`|\operatorname{Im} z| \le \pi/2`, :math:`|1 + e^z|^2 \ge 1 + e^{2 \operatorname{Re} z}`,
+    so :math:`|r(z)| \le \sqrt2\, r(\operatorname{Re} z)` and likewise for :math:`1 - r`; and
+    :math:`|d \log r / dt|, |d \log (1 - r) / dt| < 1`. Hence on the ellipse
+    :math:`|f| \le K \min_{\text{cluster}} f` with :math:`K = 2^{3/2} e^{3 (A + h)}`. The
+    n-point Gauss rule of a positive measure of mass :math:`\mu_0` is exact for polynomials of
+    degree :math:`2n - 1`, so its error is at most :math:`2 \mu_0 E_{2n-1}(f)` with the best
+    approximation error :math:`E_k \le 2 \max_{\text{ellipse}} |f|\, \varrho^{-k} / (\varrho - 1)`
+    (Trefethen, Approximation Theory and Approximation Practice, Thm 8.2), while the cluster's
+    exact sum is at least :math:`\mu_0 \min f`. The relative error of each cluster, and so of
+    the whole (positive) sum, is therefore at most
+
+    .. math::
+        4 K \varrho^{-(2n - 1)} / (\varrho - 1),
+
+    uniformly in :math:`u = \log\mu`. Rounding in the construction of the rule adds a few ulps.
+    """
+    B = 0.5 * math.pi
+    A = math.hypot(B, h)
+    rho = (B + A) / h
+    K = 2.0**1.5 * math.exp(3.0 * (A + h))
+    return 4.0 * K * rho ** (-(2 * n - 1)) / (rho - 1.0)
+
+
+def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int) -> np.ndarray:
+    """``sum_i w_i T_k(x_i)`` for k < count (numpy sums: no BLAS, thread independent)."""
+    # Fixed chunks of points bound the work array (M may be 1e7) and fix the summation order.
+    step = max(1, _CHUNK_ELEMENTS // count)
+    total = np.zeros(count)
+    for i in range(0, x.size, step):
+        xc = x[i : i + step]
+        T = np.empty((count, xc.size))
+        T[0] = 1.0
+        T[1] = xc
+        for k in range(2, count):
+            np.multiply(2.0 * xc, T[k - 1], out=T[k])
+            T[k] -= T[k - 2]
+        total += (T * w[i : i + step]).sum(axis=1)
+    return total
+
+
+def _gauss_rule(moments: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-point Gauss rule of a measure on [-1, 1] from its 2n Chebyshev moments.
+
+    Gautschi's modified Chebyshev algorithm (Gautschi, "On generating orthogonal polynomials",
+    SIAM J. Sci. Stat. Comput. 3, 1982) with the monic Chebyshev polynomials
+    :math:`p_k = T_k / 2^{k-1}` (recurrence coefficients :math:`a_k = 0`, :math:`b_1 = 1/2`,
+    :math:`b_k = 1/4`) gives the Jacobi matrix; its eigenvalues are the nodes and the squared
+    first components of its eigenvectors times the mass the weights (Golub and Welsch).
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    L = 2 * n
+    # monic p_k = T_k / 2^(k-1): modified moments, and the recurrence b_l of the p_l
+    m = [float(moments[0])] + [float(moments[k]) * 0.5 ** (k - 1) for k in range(1, L)]
+    b = [0.0, 0.5] + [0.25] * (L - 2)
+    alpha, beta = [m[1] / m[0]], [m[0]]
+    sig_prev, sig = [0.0] * L, m  # sigma_{k-2, l}, sigma_{k-1, l}
+    for k in range(1, n):
+        new = [0.0] * L
+        ak, bk = alpha[k - 1], beta[k - 1]
+        for l in range(k, L - k):
+            new[l] = sig[l + 1] - ak * sig[l] - bk * sig_prev[l] + b[l] * sig[l - 1]
+        if not (new[k] > 0.0):
+            return None
+        alpha.append(new[k + 1] / new[k] - sig[k] / sig[k - 1])
+        beta.append(new[k] / sig[k - 1])
+        sig_prev, sig = sig, new
+    alpha, beta = np.array(alpha), np.array(beta)
+    if not np.all(np.isfinite(alpha)):
+        return None
+    nodes, vecs = eigh_tridiagonal(alpha, np.sqrt(beta[1:]))
+    return nodes, beta[0] * vecs[0] ** 2
+
+
+def _reproduces(moments: np.ndarray, xg: np.ndarray, wg: np.ndarray) -> bool:
+    """Whether the rule integrates the measure's Chebyshev moments to rounding.
+
+    It must reproduce T_0..T_{2n-1} (its degree of exactness) and, as a check on the whole
+    construction, come close on T_{2n}, T_{2n+1}; |T_k| <= 1 on [-1, 1], so each moment is at
+    most the mass, and the recurrence and sums cost O(k) ulps of it.
+    """
+    got = _chebyshev_moments(xg, wg, moments.size)
+    L = 2 * CLUSTER_NODES
+    return bool(np.all(np.abs(got[:L] - moments[:L]) <= MOMENT_TOL * moments[0])
+                and np.all(np.abs(xg) <= 1.0 + MOMENT_TOL))
+
+
+def compress_nodes(lam: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fewer weighted nodes giving every spectral sum to :func:`compression_error_bound`.
+
+    ``lam`` and ``w`` positive. Equal eigenvalues are merged (weights added) and the distinct
+    ones sorted by log; starting from the smallest, each cluster takes every eigenvalue within
+    ``2 * CLUSTER_HALF_WIDTH`` in log of its first one. A cluster of more than
+    ``CLUSTER_MIN_POINTS`` distinct eigenvalues becomes the ``CLUSTER_NODES`` Gauss nodes of its
+    own measure in ``t = log lambda`` (mapped to [-1, 1] over the cluster's extent), provided the
+    computed rule reproduces the measure's first ``2 * CLUSTER_NODES`` Chebyshev moments to
+    rounding (a check on the construction); other clusters are kept exactly. The result depends
+    only on the multiset of (lambda, w) pairs.
+    """
+    t_all = np.log(lam)
+    order = np.argsort(t_all, kind="stable")
+    t_sorted = t_all[order]
+    w_sorted = np.asarray(w, dtype=float)[order]
+    first = np.flatnonzero(np.concatenate([[True], t_sorted[1:] != t_sorted[:-1]]))
+    t = t_sorted[first]
+    w = np.add.reduceat(w_sorted, first)
+    out_t, out_w = [], []
+    i = 0
+    while i < t.size:
+        j = int(np.searchsorted(t, t[i] + 2.0 * CLUSTER_HALF_WIDTH, side="right"))
+        if j - i > CLUSTER_MIN_POINTS:
+            c, h = 0.5 * (t[i] + t[j - 1]), 0.5 * (t[j - 1] - t[i])
+            x = (t[i:j] - c) / h
+            mom = _chebyshev_moments(x, w[i:j], 2 * CLUSTER_NODES + 2)
+            rule = _gauss_rule(mom, CLUSTER_NODES)
+            if rule is not None and _reproduces(mom, *rule):
+                xg, wg = rule
+                out_t.append(c + h * xg)
+                out_w.append(wg)
+                i = j
+                continue
+        out_t.append(t[i:j])
+        out_w.append(w[i:j])
+        i = j
+    return np.exp(np.concatenate(out_t)), np.concatenate(out_w)

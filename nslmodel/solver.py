@@ -175,8 +175,7 @@ def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
 def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     """Core of :func:`solve` on validated 1-D arrays; returns ``(u, log_rho, dN, dT, sums)``."""
     if N.size == 1:  # one point: the same iteration in Python floats, without numpy overhead
-        u = np.array([_solve_point(float(N[0]), float(T[0]), float(gamma[0]), table, M, sigma_u)])
-        return _finish(N, T, gamma, u, table, M, sigma_u)
+        return _finish_point(N, T, gamma, table, M, sigma_u)
     n = np.minimum(N, T)
     Delta = np.abs(N - T)
     rank = table.rank
@@ -222,6 +221,19 @@ def _finish(N, T, gamma, u, table, M, sigma_u):
     dT = np.where(N <= T, dn + Delta, dn)
     log_rho = u - log_mu_per_rho(M, sigma_u)
     return u, log_rho, dN, dT, sums
+
+
+def _finish_point(N, T, gamma, table, M, sigma_u):
+    """:func:`_finish` of the root of one point, in Python floats (same bits, less overhead)."""
+    n_, t_, g_ = float(N[0]), float(T[0]), float(gamma[0])
+    u = _solve_point(n_, t_, g_, table, M, sigma_u)
+    Delta = abs(n_ - t_)
+    log_gs = _log(g_) + log_mu_per_rho(M, sigma_u)
+    sums = table.sums(np.array([u]))
+    dn = _delta_point(log_gs - u, Delta)
+    dN, dT = (dn, dn + Delta) if n_ <= t_ else (dn + Delta, dn)
+    log_rho = u - log_mu_per_rho(M, sigma_u)
+    return np.array([u]), np.array([log_rho]), np.array([dN]), np.array([dT]), sums
 
 
 def _exp(x: float) -> float:
@@ -270,11 +282,13 @@ def _ridgeless_root_point(n: float, table) -> float:
     target = _log(rank - n) if use_f0 else _log(n)
     noise = RESIDUAL_ULPS * _EPS
 
+    cols = (1, 2) if use_f0 else (0, 2)  # rank - D1 or D1, and D1 - D2
+
     def residual(u):
-        ls = table.log_sums_point(u)
+        f, f12 = table.log_sums_point(u, cols)
         if use_f0:
-            return -(ls[1] - target), -_exp(ls[2] - ls[1]), noise
-        return ls[0] - target, -_exp(ls[2] - ls[0]), noise
+            return -(f - target), -_exp(f12 - f), noise
+        return f - target, -_exp(f12 - f), noise
 
     return _newton_point(residual, hi, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
 
@@ -303,18 +317,20 @@ def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float
     use_f0 = n > 0.5 * rank
     ulps = RESIDUAL_ULPS * _EPS
 
+    cols = (1, 2) if use_f0 else (0, 2)  # rank - D1 or D1, and D1 - D2
+
     def residual(u):
-        s = _np_exp_list(table.log_sums_point(u))
+        f, f12 = _np_exp_list(table.log_sums_point(u, cols))
         logq = log_gs - u
         d = _delta_point(logq, Delta)
         if use_f0:
-            base, terms = (rank - n) - s[1], abs(rank - n) + s[1]
+            base, terms = (rank - n) - f, abs(rank - n) + f
         else:
-            base, terms = s[0] - n, s[0] + n
+            base, terms = f - n, f + n
         den = 2.0 * d + Delta
         with np.errstate(over="ignore"):  # far iterates: q = inf is a bound (see solve_flat)
             dd = _exp(logq) / den if den > 0 else 0.0
-        return base + d, -s[2] - dd, ulps * (terms + d)
+        return base + d, -f12 - dd, ulps * (terms + d)
 
     return _newton_point(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
 

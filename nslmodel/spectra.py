@@ -3,10 +3,12 @@ r"""Latent spectra: the eigenvalues :math:`\lambda_I` of the data covariance :ma
 Everything the theory needs from a spectrum is a handful of sums over its eigenvalues
 (:mod:`nslmodel._traces`). A spectrum therefore exposes its eigenvalues as weighted nodes
 ``(lam, weights)`` with :math:`\sum_I f(\lambda_I) \approx \sum_k w_k f(\lambda_k)` for the smooth
-summands that occur. For :class:`Spectrum` and for small power laws the nodes are the eigenvalues
-themselves with unit weights (exact). For a large :class:`PowerLaw` the head of the sum is kept
-exactly and its tail is replaced by an Euler-Maclaurin integral (see :meth:`PowerLaw.nodes`), so
-that no array of size M is ever allocated by the theory.
+summands that occur. For small power laws the nodes are the eigenvalues themselves with unit
+weights (exact); for :class:`Spectrum` dense clusters of eigenvalues are replaced by Gauss nodes
+of their own distribution, within a stated error bound far below rounding
+(:func:`nslmodel._traces.compress_nodes`). For a large :class:`PowerLaw` the head of the sum is
+kept exactly and its tail is replaced by an Euler-Maclaurin integral (see
+:meth:`PowerLaw.nodes`), so that no array of size M is ever allocated by the theory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._traces import SpectralTable
+from ._traces import SpectralTable, compress_nodes
 
 __all__ = ["Spectrum", "PowerLaw", "as_spectrum"]
 
@@ -59,9 +61,22 @@ class Spectrum:
         return int(np.count_nonzero(self.eigenvalues))
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
-        """The positive eigenvalues with unit weights (exact sums)."""
+        """Weighted nodes for the sums: the positive eigenvalues, dense clusters compressed.
+
+        Clusters of many eigenvalues within two e-folds are replaced by Gauss nodes of their
+        own distribution (:func:`nslmodel._traces.compress_nodes`), which changes every
+        spectral sum by less than :func:`nslmodel._traces.compression_error_bound` (3e-17)
+        relative plus rounding.
+        """
+        return self._nodes
+
+    @functools.cached_property
+    def _nodes(self) -> tuple[np.ndarray, np.ndarray]:
         lam = self.eigenvalues[self.eigenvalues > 0]
-        return lam, np.ones_like(lam)
+        lam_c, w_c = compress_nodes(lam, np.ones_like(lam))
+        lam_c.setflags(write=False)
+        w_c.setflags(write=False)
+        return lam_c, w_c
 
     @functools.cached_property
     def table(self) -> SpectralTable:
@@ -196,6 +211,10 @@ def as_spectrum(spectrum) -> Spectrum | PowerLaw:
 
 def from_eigenvalues(arr: np.ndarray) -> Spectrum:
     """A :class:`Spectrum` of the checked 1-D float array ``arr``, cached by content."""
+    spec = _SPECTRUM_BY_ID.get(id(arr))
+    if spec is not None and _same_eigenvalues(arr, spec):
+        return spec
+    given = arr
     arr = np.ascontiguousarray(arr)
     key = (arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest())
     spec = _SPECTRUM_CACHE.pop(key, None)
@@ -204,10 +223,28 @@ def from_eigenvalues(arr: np.ndarray) -> Spectrum:
     _SPECTRUM_CACHE[key] = spec  # most recently used last
     while len(_SPECTRUM_CACHE) > _SPECTRUM_CACHE_SIZE:
         _SPECTRUM_CACHE.pop(next(iter(_SPECTRUM_CACHE)))
+    if isinstance(given, np.ndarray):
+        _SPECTRUM_BY_ID.pop(id(given), None)
+        _SPECTRUM_BY_ID[id(given)] = spec
+        while len(_SPECTRUM_BY_ID) > _SPECTRUM_CACHE_SIZE:
+            _SPECTRUM_BY_ID.pop(next(iter(_SPECTRUM_BY_ID)))
     return spec
+
+
+def _same_eigenvalues(arr, spec: Spectrum) -> bool:
+    """Whether the plain array ``arr`` holds exactly the eigenvalues of ``spec``.
+
+    A comparison of contents (O(M), several times cheaper than a digest), so that an array
+    changed in place, or a new array at a reused address, is never mistaken for the cached one.
+    """
+    return (isinstance(arr, np.ndarray) and arr.dtype == np.float64
+            and arr.shape == spec.eigenvalues.shape and bool(np.array_equal(arr, spec.eigenvalues)))
 
 
 # Plain arrays are keyed by a digest of their contents, so that repeated calls with the same
 # eigenvalues reuse one interpolation table; only the few most recent spectra are kept.
 _SPECTRUM_CACHE_SIZE = 4
 _SPECTRUM_CACHE: dict = {}
+# The last few float64 arrays seen, by address: a repeated call with the same array object skips
+# the digest (its contents are still compared, see _same_eigenvalues).
+_SPECTRUM_BY_ID: dict = {}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nslmodel._traces import direct_log_sums
+from nslmodel._traces import compress_nodes, compression_error_bound, direct_log_sums
 from nslmodel.spectra import PowerLaw, Spectrum
 
 # Each sum is tabulated as log F; with |log F| up to ~40 over the table, float64 rounding of
@@ -72,3 +72,50 @@ def test_lazy_panels_are_built_at_and_beside_breakpoints():
     assert not table.built.all()  # the table really is lazy: only queried panels exist
     lam, w = spec.nodes()
     np.testing.assert_allclose(got, np.exp(direct_log_sums(u, lam, w)), rtol=TABLE_RTOL, atol=0)
+
+
+def _exact_sums(u, lam, w):
+    """The five weighted sums by direct summation, not in logs (no log rounding enters)."""
+    mu = np.exp(u)[:, None]
+    r1, r0 = lam / (lam + mu), mu / (lam + mu)
+    return np.stack([(w * r1).sum(1), (w * r0).sum(1), (w * r1 * r0).sum(1),
+                     (w * r1 * r1).sum(1), (w * r1 * r1 * r0).sum(1)], 1)
+
+
+@pytest.mark.parametrize(
+    "lam",
+    [
+        np.random.default_rng(3).lognormal(-3.0, 2.0, 10_000),  # the benchmark's kind of spectrum
+        np.random.default_rng(4).uniform(1.0, 2.0, 3000),  # one dense cluster
+        1.0 + 1e-15 * np.arange(200),  # near-duplicates: a measure close to one point
+        np.repeat([1e-3, 1.0, 7.0], 100),  # exact duplicates, merged
+        np.concatenate([np.ones(3000), np.random.default_rng(5).uniform(1.0, 2.0, 50)]),  # lopsided
+        1.0 / np.arange(1.0, 5001.0) ** 1.5,  # a power law: dense tail, sparse head
+    ],
+    ids=["lognormal", "uniform", "near-duplicates", "duplicates", "lopsided", "power-law"],
+)
+def test_compressed_nodes_give_the_exact_sums(lam):
+    lam_c, w_c = compress_nodes(lam, np.ones_like(lam))
+    assert lam_c.size < lam.size / 5  # it really compresses
+    u = np.linspace(np.log(lam.min()) - 25.0, np.log(lam.max()) + 25.0, 1201)
+    exact = _exact_sums(u, lam, np.ones_like(lam))
+    got = _exact_sums(u, lam_c, w_c)
+    # The compression error bound (compression_error_bound, 3e-17), plus rounding of both
+    # sides: numpy's pairwise summation of M positive terms errs by at most ~log2(M) ulps
+    # relative, and each summand by a few (say 4) ulps; twice that for the two sides.
+    rtol = compression_error_bound() + 2 * (np.log2(lam.size) + 4) * np.finfo(float).eps
+    np.testing.assert_allclose(got, exact, rtol=rtol, atol=0)
+
+
+def test_compression_error_bound_is_far_below_rounding():
+    # The bound of the chosen cluster width and node count (see compression_error_bound).
+    assert compression_error_bound() < 0.25 * np.finfo(float).eps
+
+
+def test_spectrum_nodes_are_compressed_and_keep_the_mass():
+    lam = np.random.default_rng(6).lognormal(-3.0, 2.0, 10_000)
+    lam[::97] = 0.0  # zero eigenvalues carry no weight
+    lam_c, w_c = Spectrum(lam).nodes()
+    assert lam_c.size < 300 and np.all(w_c > 0)
+    # sum of weights = number of positive eigenvalues, to the rounding of a sum of ~300 terms
+    assert abs(np.sum(w_c) / np.count_nonzero(lam) - 1) < 300 * np.finfo(float).eps
