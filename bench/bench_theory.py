@@ -6,8 +6,9 @@ Side by side in one process:
    laws of M = 10^3, 10^6 and 10^12 and for a cached plain-array spectrum (M = 10^4); goal
    <= 250 us (stretch 100 us).
 2. First call on a new arbitrary spectrum (a plain array of M = 10^4 log-normal eigenvalues,
-   never seen before, so its table is built inside the timed call) on FIRST_POINTS random points,
-   against the brentq loop on the same points; goal >= 300 x, same accuracy.
+   never seen before, so its nodes and table are built inside the timed call) on FIRST_POINTS
+   random points, median over FIRST_SPECTRA such spectra, against the brentq loop on the same
+   points; goal >= 300 x, same accuracy.
 3. The repeated (cached) call on POINTS points at M = 10^4 against the brentq loop.
 4. Time and peak traced memory at M = 10^7.
 
@@ -32,6 +33,7 @@ M = 10_000
 ALPHA = 1.0
 POINTS = 10_000
 FIRST_POINTS = 2000
+FIRST_SPECTRA = 7
 SCALAR_REPEATS = 300
 SEED = 20240529
 
@@ -90,17 +92,24 @@ def scalar_latency():
 
 def first_call(rng):
     N, T, gamma = (x[:FIRST_POINTS] for x in grid(rng))
-    arr = np.random.default_rng(SEED + 1).lognormal(-3.0, 2.0, M)  # never seen before
-    t0 = time.perf_counter()
-    got = nslmodel.expected_loss(N, T, gamma, arr)
-    t_first = time.perf_counter() - t0
-    s = np.sort(arr) / M
+    # FIRST_SPECTRA new spectra, each never seen before (one timing on a loaded machine is
+    # noise); the median time is compared, the first spectrum is checked against the baseline.
+    times = []
+    for k in range(FIRST_SPECTRA):
+        arr = np.random.default_rng(SEED + 1 + k).lognormal(-3.0, 2.0, M)
+        t0 = time.perf_counter()
+        L = nslmodel.expected_loss(N, T, gamma, arr)
+        times.append(time.perf_counter() - t0)
+        if k == 0:
+            got, s = L, np.sort(arr) / M
+    t_first = float(np.median(times))
     t0 = time.perf_counter()
     base = np.array([baseline_point(*p, s) for p in zip(N, T, gamma)])
     t_base = time.perf_counter() - t0
-    print(f"first call on a new array spectrum (M = {M}, {FIRST_POINTS} points): "
-          f"{t_first:.3f} s; brentq loop {t_base:.3f} s; ratio {t_base / t_first:.1f} x "
-          f"(goal >= 300 x); max relative difference {np.max(np.abs(got / base - 1)):.2e}")
+    print(f"first call on a new array spectrum (M = {M}, {FIRST_POINTS} points): median of "
+          f"{FIRST_SPECTRA} spectra {t_first:.4f} s (min {min(times):.4f}, max {max(times):.4f}); "
+          f"brentq loop {t_base:.3f} s; ratio {t_base / t_first:.1f} x (goal >= 300 x); "
+          f"max relative difference {np.max(np.abs(got / base - 1)):.2e}")
 
 
 def main():

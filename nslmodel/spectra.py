@@ -73,7 +73,7 @@ class Spectrum:
     @functools.cached_property
     def _nodes(self) -> tuple[np.ndarray, np.ndarray]:
         lam = self.eigenvalues[self.eigenvalues > 0]
-        lam_c, w_c = compress_nodes(lam, np.ones_like(lam))
+        lam_c, w_c = compress_nodes(lam, np.broadcast_to(1.0, lam.shape))
         lam_c.setflags(write=False)
         w_c.setflags(write=False)
         return lam_c, w_c

@@ -52,3 +52,14 @@ def test_spectrum_representations_agree(M, alpha):
         assert_rel_close(o.loss, base_opt.loss, RTOL_ROUNDING, "optimal loss")
         # gamma* is determined only to sqrt(rounding / curvature) ~ 1e-6 (flat minimum).
         assert float(rel_err(o.gamma, base_opt.gamma)) < 1e-5
+
+
+def test_a_repeated_array_reuses_its_spectrum_but_never_a_stale_one():
+    lam = np.random.default_rng(11).lognormal(0.0, 1.0, 500)
+    first = as_spectrum(lam)
+    assert as_spectrum(lam) is first  # same object, same contents: the cached spectrum
+    lam[7] *= 2.0  # changed in place: same address, new contents
+    changed = as_spectrum(lam)
+    assert changed is not first and np.array_equal(changed.eigenvalues, lam)
+    assert nslmodel.expected_loss(50.0, 80.0, 1e-2, lam) == nslmodel.expected_loss(
+        50.0, 80.0, 1e-2, nslmodel.Spectrum(lam.copy()))  # bit for bit the fresh spectrum
