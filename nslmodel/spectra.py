@@ -14,7 +14,6 @@ kept exactly and its tail is replaced by an Euler-Maclaurin integral (see
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -210,41 +209,26 @@ def as_spectrum(spectrum) -> Spectrum | PowerLaw:
 
 
 def from_eigenvalues(arr: np.ndarray) -> Spectrum:
-    """A :class:`Spectrum` of the checked 1-D float array ``arr``, cached by content."""
-    spec = _SPECTRUM_BY_ID.get(id(arr))
-    if spec is not None and _same_eigenvalues(arr, spec):
-        return spec
-    given = arr
-    arr = np.ascontiguousarray(arr)
-    key = (arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest())
-    spec = _SPECTRUM_CACHE.pop(key, None)
-    if spec is None:
-        spec = Spectrum(arr)
-    _SPECTRUM_CACHE[key] = spec  # most recently used last
-    while len(_SPECTRUM_CACHE) > _SPECTRUM_CACHE_SIZE:
-        _SPECTRUM_CACHE.pop(next(iter(_SPECTRUM_CACHE)))
-    if isinstance(given, np.ndarray):
-        _SPECTRUM_BY_ID.pop(id(given), None)
-        _SPECTRUM_BY_ID[id(given)] = spec
-        while len(_SPECTRUM_BY_ID) > _SPECTRUM_CACHE_SIZE:
-            _SPECTRUM_BY_ID.pop(next(iter(_SPECTRUM_BY_ID)))
+    """A :class:`Spectrum` of the checked 1-D float array ``arr``, cached by content.
+
+    The few most recent spectra are compared with ``arr`` bit for bit (O(M), and several times
+    cheaper than a digest of the contents); a match is reused with its interpolation table.
+    """
+    arr = np.ascontiguousarray(arr, dtype=float)
+    bits = arr.view(np.uint64)
+    for k, spec in enumerate(_SPECTRUM_CACHE):
+        if spec.eigenvalues.shape == arr.shape and np.array_equal(spec.eigenvalues.view(np.uint64), bits):
+            break
+    else:
+        k, spec = None, Spectrum(arr)
+    if k is not None:
+        del _SPECTRUM_CACHE[k]
+    _SPECTRUM_CACHE.insert(0, spec)  # most recently used first
+    del _SPECTRUM_CACHE[_SPECTRUM_CACHE_SIZE:]
     return spec
 
 
-def _same_eigenvalues(arr, spec: Spectrum) -> bool:
-    """Whether the plain array ``arr`` holds exactly the eigenvalues of ``spec``.
-
-    A comparison of contents (O(M), several times cheaper than a digest), so that an array
-    changed in place, or a new array at a reused address, is never mistaken for the cached one.
-    """
-    return (isinstance(arr, np.ndarray) and arr.dtype == np.float64
-            and arr.shape == spec.eigenvalues.shape and bool(np.array_equal(arr, spec.eigenvalues)))
-
-
-# Plain arrays are keyed by a digest of their contents, so that repeated calls with the same
-# eigenvalues reuse one interpolation table; only the few most recent spectra are kept.
+# Plain arrays reuse the spectrum (and its table) of a recent call with the same eigenvalues;
+# only the few most recent spectra are kept.
 _SPECTRUM_CACHE_SIZE = 4
-_SPECTRUM_CACHE: dict = {}
-# The last few float64 arrays seen, by address: a repeated call with the same array object skips
-# the digest (its contents are still compared, see _same_eigenvalues).
-_SPECTRUM_BY_ID: dict = {}
+_SPECTRUM_CACHE: list = []
