@@ -225,7 +225,8 @@ def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=
     float or ndarray
         A float for scalar input, otherwise an array broadcast from N, T and gamma.
     """
-    return expected_loss_terms(
+    # The arguments are checked already: call the undecorated function, not the checks twice.
+    return expected_loss_terms.__wrapped__(
         N, T, gamma, spectrum, sigma_u=sigma_u, sigma_w=sigma_w, sigma_eps=sigma_eps, C=C, teacher=teacher
     ).total
 
