@@ -48,6 +48,10 @@ __all__ = [
     "SCALE",
     "LABEL_DIM",
     "MODEL",
+    "Array",
+    "Instance",
+    "TEACHER_POWER",
+    "DATA_MATRIX",
 ]
 
 #: Largest value of an integer parameter: the largest int64, since numpy indexes and counts
@@ -276,6 +280,64 @@ class Optional:
         return None if value is None else self.inner(name, value)
 
 
+@dataclass(frozen=True)
+class Array:
+    """A finite real array of one of the dimensions ``ndim``, at least ``min_rows`` long.
+
+    ``low`` (with ``closed_low``) bounds every element from below. A scalar or a value that is
+    not real numbers is a wrong kind (TypeError); a wrong shape or value is a ValueError.
+    """
+
+    ndim: tuple = (1,)
+    min_rows: int = 1
+    low: float | None = None
+    closed_low: bool = True
+    what: str = "array"
+
+    def describe(self) -> str:
+        dims = " or ".join(f"{d}-D" for d in self.ndim)
+        bound = ""
+        if self.low is not None:
+            bound = f" with elements {'>=' if self.closed_low else '>'} {_fmt_bound(self.low)}"
+        rows = f", at least {self.min_rows} rows" if self.min_rows > 1 else ", non-empty"
+        return f"a finite real {dims} {self.what}{bound}{rows}"
+
+    def __call__(self, name: str, value):
+        expected = self.describe()
+        if not _is_sequence(value):
+            raise TypeError(f"{name} must be {expected}; got {_kind(value)}")
+        arr = _reals(name, value, expected)
+        if arr.ndim not in self.ndim or arr.shape[0] < self.min_rows or arr.size == 0:
+            raise ValueError(f"{name} must be {expected}; got shape {arr.shape}")
+        ok = np.isfinite(arr)
+        if self.low is not None:
+            ok &= (arr >= self.low) if self.closed_low else (arr > self.low)
+        if not np.all(ok):
+            i = tuple(int(j) for j in np.argwhere(~ok)[0])
+            raise ValueError(f"{name} must be {expected}; got {name}[{', '.join(map(str, i))}] = {arr[i].item()!r}")
+        return arr
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An object of the given class (``cls`` may be a tuple; ``label`` names it in messages)."""
+
+    cls: object
+    label: str
+
+    def __call__(self, name: str, value):
+        if not isinstance(value, self.cls):
+            raise TypeError(f"{name} must be {self.label}; got {_kind(value)}")
+        return value
+
+
+#: A teacher power beta_I^2: non-negative finite reals, one per latent direction (the length
+#: is checked against the spectrum where both are known, nslmodel.teacher.check_power).
+TEACHER_POWER = Array(ndim=(1,), low=0.0, what="array of teacher powers beta_I^2")
+#: A data matrix: n >= 2 rows (samples) of M >= 1 finite reals.
+DATA_MATRIX = Array(ndim=(2,), min_rows=2, what="data matrix (n samples x M)")
+
+
 def _flag(name: str, value):
     if value is None or isinstance(value, (bool, np.bool_)):
         return None if value is None else bool(value)
@@ -441,21 +503,3 @@ def from_log(log_value, what: str, scales: str, where=None, *, divergent=False):
                 f"to 1.8e+308; it {scales}: rescale the inputs"
             )
     return np.exp(log_value)
-
-
-# ---------------------------------------------------------------------------------------------
-# The shared checks as plain functions, for modules that validate inside (nslmodel.teacher)
-# ---------------------------------------------------------------------------------------------
-def check_common(N, T, spectrum, sigma_u):
-    """N, T (float arrays), the spectrum object and sigma_u, checked like :data:`MODEL`."""
-    return SIZE("N", N), SIZE("T", T), SPECTRUM("spectrum", spectrum), SCALE_U("sigma_u", sigma_u)
-
-
-def check_scales(sigma_w, sigma_eps, C):
-    """sigma_w, sigma_eps (>= 0) and the label dimension C, checked like :data:`MODEL`."""
-    return SCALE("sigma_w", sigma_w), SCALE("sigma_eps", sigma_eps), LABEL_DIM("C", C)
-
-
-def positive_scalar(name: str, value) -> float:
-    """A single real number ``0 < value < inf``."""
-    return SCALE_U(name, value)

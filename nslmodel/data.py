@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validate as _v
 from .spectra import Spectrum
 
 __all__ = [
@@ -96,11 +97,20 @@ class PowerLawFit:
     """Largest |log lambda_I - fit| over the range (natural log)."""
 
 
+_DATA = _v.Instance(EmpiricalData, "an EmpiricalData (from nslmodel.data.empirical)")
+_TARGET = _v.Array(ndim=(1, 2), what="array of targets, (n,) or (n, C)")
+
+
+def _rows(name, Y, n) -> np.ndarray:
+    """The targets ``Y`` as an (n, C) matrix, or a ValueError when they do not label n rows."""
+    if Y.shape[0] != n:
+        raise ValueError(f"{name} must have one row per data row, n = {n}; got shape {Y.shape}")
+    return Y.reshape(n, -1)
+
+
+@_v.validated(X=_v.DATA_MATRIX)
 def empirical(X) -> EmpiricalData:
     r"""Centre X (n x M), diagonalise :math:`X_c^\top X_c/n` and rotate the rows into its eigenbasis."""
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 1 or not np.all(np.isfinite(X)):
-        raise ValueError(f"X must be a finite (n >= 2, M >= 1) data matrix; got shape {X.shape}")
     mean = X.mean(axis=0)
     Xc = X - mean
     lam, V = np.linalg.eigh(Xc.T @ Xc / X.shape[0])
@@ -108,7 +118,7 @@ def empirical(X) -> EmpiricalData:
     floor = EIG_RANK_ULPS * X.shape[1] * np.finfo(float).eps * max(float(lam[0]), 0.0)
     lam = np.where(lam > floor, lam, 0.0)
     if not np.any(lam > 0):
-        raise ValueError("X has no variance (all rows equal)")
+        raise ValueError("X must have variance (a positive eigenvalue); got all rows equal")
     Z = Xc @ V
     # Rounding leaves column mean squares ~M eps lam_max away from lam; use the exact second
     # moments of Z as the spectrum so that the pair is consistent to the last bit.
@@ -117,10 +127,11 @@ def empirical(X) -> EmpiricalData:
     return EmpiricalData(eigenvalues=lam, inputs=Z, basis=V, mean=mean)
 
 
+@_v.validated(data=_DATA, y=_TARGET)
 def target_power(data: EmpiricalData, y) -> TargetPower:
     r""":math:`\beta_I^2` and :math:`\overline{r^2}` of a target y (n,) or (n, C), centred first."""
     Z = data.inputs
-    Y = np.asarray(y, dtype=float).reshape(Z.shape[0], -1)
+    Y = _rows("y", y, Z.shape[0])
     Y = Y - Y.mean(axis=0)
     lam = data.eigenvalues
     pos = lam > 0
@@ -131,6 +142,11 @@ def target_power(data: EmpiricalData, y) -> TargetPower:
     return TargetPower(beta2=beta2, residual=residual, W=W)
 
 
+@_v.validated(
+    N=_v.SIZE, T=_v.SIZE, gamma=_v.Real(0.0, closed_low=True), data=_DATA,
+    target=_v.Instance(TargetPower, "a TargetPower (from nslmodel.data.target_power)"), sigma_u=_v.SCALE_U,
+    broadcast=("N", "T", "gamma"),
+)
 def target_loss(N, T, gamma, data: EmpiricalData, target: TargetPower, *, sigma_u=1.0):
     r"""Predicted test loss for a real target: given-teacher theory plus the remainder.
 
@@ -140,32 +156,53 @@ def target_loss(N, T, gamma, data: EmpiricalData, target: TargetPower, *, sigma_
     .. math::
         L = L_{\beta}(N, T, \gamma;\ \sigma_\varepsilon^2 = \overline{r^2}/C) + \overline{r^2}/2 .
 
-    ``gamma = 0`` gives the ridgeless limit.
+    ``gamma = 0`` gives the ridgeless limit (for all points or none).
     """
     from .teacher import teacher_loss, teacher_ridgeless_loss
 
+    if target.beta2.shape != data.eigenvalues.shape:
+        raise ValueError(
+            f"target must be the TargetPower of a target on these data (M = {data.eigenvalues.size}); "
+            f"got beta2 of shape {target.beta2.shape}"
+        )
     C = target.W.shape[0]
     eps = float(np.sqrt(target.residual / C))
-    if np.all(np.asarray(gamma) == 0):
+    if np.all(gamma == 0):
         base = teacher_ridgeless_loss(N, T, data.spectrum, target.beta2, sigma_u=sigma_u, sigma_eps=eps, C=C)
     else:
         base = teacher_loss(N, T, gamma, data.spectrum, target.beta2, sigma_u=sigma_u, sigma_eps=eps, C=C)
     return base + 0.5 * target.residual
 
 
+def _images(name, value):
+    """A non-empty sequence of finite grey (H x W) or colour (H x W x 3) images, as float arrays."""
+    expected = "a non-empty sequence of images, each H x W (grey) or H x W x 3 (colour)"
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise TypeError(f"{name} must be {expected}; got {_v._kind(value)}")
+    if len(value) == 0:
+        raise ValueError(f"{name} must be {expected}; got an empty sequence")
+    out = []
+    for i, img in enumerate(value):
+        a = _v.Array(ndim=(2, 3), low=0.0, what="image")(f"{name}[{i}]", img)
+        if a.ndim == 3 and a.shape[2] != 3:
+            raise ValueError(f"{name}[{i}] must be {expected}; got shape {a.shape}")
+        out.append(a)
+    return out
+
+
+@_v.validated(images=_images, k=_v.Integer(1), stride=_v.Optional(_v.Integer(1)))
 def patches(images, k: int, *, stride: int | None = None) -> np.ndarray:
     """All k x k patches (rows of length k*k, grey levels in [0, 1]) of a list of images.
 
     Colour images (H x W x 3, uint8) are converted to grey by the mean of the channels.
     ``stride`` defaults to k (non-overlapping patches).
     """
-    k = int(k)
-    stride = k if stride is None else int(stride)
-    if k < 1 or stride < 1:
-        raise ValueError(f"k and stride must be integers >= 1; got k={k}, stride={stride}")
+    stride = k if stride is None else stride
+    small = min(min(a.shape[:2]) for a in images)
+    if k > small:
+        raise ValueError(f"k must be an integer >= 1 and <= {small} (the smallest image side); got {k}")
     rows = []
-    for img in images:
-        a = np.asarray(img, dtype=float)
+    for a in images:
         if a.ndim == 3:
             a = a.mean(axis=2)
         a = a / 255.0
@@ -174,6 +211,7 @@ def patches(images, k: int, *, stride: int | None = None) -> np.ndarray:
     return np.concatenate(rows)
 
 
+@_v.validated(k=_v.Integer(1), stride=_v.Optional(_v.Integer(1)))
 def sample_image_patches(k: int, *, stride: int | None = None) -> np.ndarray:
     """k x k grey patches of the two photographs of ``sklearn.datasets.load_sample_images``."""
     from sklearn.datasets import load_sample_images
@@ -195,6 +233,10 @@ def _line(logI, logl):
     return coef, logl - A @ coef
 
 
+@_v.validated(
+    eigenvalues=_v.Array(low=0.0, what="array of eigenvalues"), tol=_v.Real(0.0, scalar=True),
+    min_decades=_v.Real(0.0, closed_low=True, scalar=True), grid=_v.Integer(2),
+)
 def fit_power_law(eigenvalues, *, tol=0.1, min_decades=0.5, grid=40) -> PowerLawFit:
     r"""Fit :math:`\log\lambda_I = \log\lambda_+ - (1+\alpha)\log I` over its widest valid range.
 
@@ -213,10 +255,9 @@ def fit_power_law(eigenvalues, *, tol=0.1, min_decades=0.5, grid=40) -> PowerLaw
     grid : int
         Number of candidate endpoints.
     """
-    lam = np.asarray(eigenvalues, dtype=float)
-    lam = lam[lam > 0]
+    lam = eigenvalues[eigenvalues > 0]
     if lam.size < 4:
-        raise ValueError(f"need at least 4 positive eigenvalues to fit a power law; got {lam.size}")
+        raise ValueError(f"eigenvalues must hold at least 4 positive values to fit a power law; got {lam.size}")
     logI = np.log(np.arange(1, lam.size + 1, dtype=float))
     logl = np.log(lam)
     ends = np.unique(np.round(np.geomspace(1, lam.size, grid)).astype(int))
@@ -263,6 +304,10 @@ class CurveComparison:
     gauss_sem: np.ndarray
 
 
+@_v.validated(
+    N=_v.Integer(1, array=True), T=_v.Integer(1, array=True), ridge_factor=_v.Real(0.0), data=_DATA,
+    y=_v.Optional(_TARGET), trials=_v.Integer(1), seed=_v.SEED, executor=_v.EXECUTOR, broadcast=("N", "T"),
+)
 def compare_learning_curve(N, T, ridge_factor, data: EmpiricalData, *, y=None, trials, seed, executor=None):
     r"""Random-feature regression on real inputs against the theory and against Gaussian inputs.
 
@@ -270,7 +315,7 @@ def compare_learning_curve(N, T, ridge_factor, data: EmpiricalData, *, y=None, t
     the theory is :func:`nslmodel.expected_loss` on the empirical spectrum. With a target ``y``
     (one label per row of the data) the theory is :func:`target_loss`, and the Gaussian model
     has the linear teacher of ``y`` and label noise of the remainder's variance. The ridge is
-    ``ridge_factor`` times the theory's optimal ridge at each (N, T); both simulations use the
+    ``ridge_factor`` (> 0) times the theory's optimal ridge at each (N, T); both simulations use the
     seed ``seed`` (same U, different inputs). ``N`` and ``T`` broadcast together.
     """
     from .optimal import optimal_ridge
@@ -288,12 +333,13 @@ def compare_learning_curve(N, T, ridge_factor, data: EmpiricalData, *, y=None, t
         gauss = simulate_sweep(N, T, gamma, spec, **kw)
         shift = 0.0
     else:
+        _rows("y", y, len(data.inputs))
         tp = target_power(data, y)
         C = tp.W.shape[0]
         eps = float(np.sqrt(tp.residual / C))
         gamma = ridge_factor * np.asarray(teacher_optimal_ridge(N, T, spec, tp.beta2, sigma_eps=eps, C=C).gamma)
         theory = target_loss(N, T, gamma, data, tp)
-        yc = np.asarray(y, dtype=float).reshape(len(data.inputs), -1)
+        yc = _rows("y", y, len(data.inputs))
         sim = simulate_sweep(N, T, gamma, spec, inputs=data.inputs, targets=yc - yc.mean(axis=0), C=C, **kw)
         gauss = simulate_sweep(N, T, gamma, spec, teacher=tp.W, sigma_eps=eps, C=C, **kw)
         shift = 0.5 * tp.residual  # the remainder's test error, not part of the Gaussian model's loss
@@ -301,10 +347,16 @@ def compare_learning_curve(N, T, ridge_factor, data: EmpiricalData, *, y=None, t
                            data_sem=sim.sem, gauss_mean=gauss.mean + shift, gauss_sem=gauss.sem)
 
 
+@_v.validated(
+    x=_v.Array(low=0.0, closed_low=False, what="array of sizes"), loss=_v.Array(what="array of losses"),
+    floor=_v.Real(scalar=True),
+)
 def excess_exponent(x, loss, floor=0.0) -> float:
     r"""Least-squares slope p of :math:`\log(L - L_\infty) = a - p\log x` over the points above the floor."""
-    x, excess = np.asarray(x, dtype=float), np.asarray(loss, dtype=float) - floor
+    if x.shape != loss.shape:
+        raise ValueError(f"x and loss must have the same shape; got x {x.shape}, loss {loss.shape}")
+    excess = loss - floor
     keep = excess > 0
     if keep.sum() < 2:
-        raise ValueError(f"need at least 2 points above the floor {floor!r}; got {int(keep.sum())}")
+        raise ValueError(f"loss must have at least 2 points above the floor {floor!r}; got {int(keep.sum())}")
     return float(-np.polyfit(np.log(x[keep]), np.log(excess[keep]), 1)[0])

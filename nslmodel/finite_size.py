@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 
+from . import _validate as _v
 from .optimal import optimal_ridge
 from .simulate import simulate_sweep
 from .spectra import PowerLaw
@@ -39,6 +40,9 @@ class Family:
     """Ratio N / T, held fixed."""
     ridge: float
     """gamma / gamma*: 1 is the optimal ridge, 0 the ridgeless limit."""
+
+    def __post_init__(self):
+        _v.check_fields(self, N_over_T=_v.Real(0.0, scalar=True), ridge=_v.Real(0.0, closed_low=True, scalar=True))
 
     @property
     def label(self) -> str:
@@ -90,10 +94,36 @@ class Scan:
         return (k * spread / np.abs(self.mean - self.theory)) ** 2
 
 
+def _families(name, value):
+    """A non-empty sequence of :class:`Family`, as a tuple."""
+    expected = "a non-empty sequence of nslmodel.finite_size.Family"
+    if isinstance(value, (str, bytes, Family)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be {expected}; got {_v._kind(value)}")
+    if len(value) == 0:
+        raise ValueError(f"{name} must be {expected}; got an empty sequence")
+    for i, f in enumerate(value):
+        if not isinstance(f, Family):
+            raise TypeError(f"{name} must be {expected}; got {name}[{i}] = {_v._kind(f)}")
+    return tuple(value)
+
+
+_GRID = dict(
+    families=_families, T_values=_v.Integer(1, array=True), T_over_M=_v.Real(0.0, scalar=True),
+    alpha=_v.Real(0.0, scalar=True),
+)
+#: Sizes and deviations of a fit: sizes > 0, deviations any finite, standard errors > 0.
+_FIT = dict(size=_v.Real(0.0), dev=_v.Real(), err=_v.Real(0.0))
+
+
+@_v.validated(**_GRID)
 def family_grid(families, T_values, T_over_M, alpha):
     """N, M and gamma of every family at every T (arrays family x size); gamma* from theory."""
-    T = np.asarray(T_values, dtype=int)
+    T = np.atleast_1d(T_values).astype(int)
+    if T.ndim != 1:
+        raise ValueError(f"T_values must be a 1-D array of integers >= 1; got shape {T.shape}")
     M = np.rint(T / T_over_M).astype(int)
+    if np.any(M < 1):
+        raise ValueError(f"T_over_M must make M = T / T_over_M >= 1 at every T; got T_over_M = {T_over_M!r}")
     N = np.array([[max(1, int(round(f.N_over_T * t))) for t in T] for f in families])
     gamma = np.zeros(N.shape)
     for j, (t, m) in enumerate(zip(T, M)):
@@ -102,22 +132,25 @@ def family_grid(families, T_values, T_over_M, alpha):
     return N, np.broadcast_to(T, N.shape).copy(), np.broadcast_to(M, N.shape).copy(), gamma
 
 
+@_v.validated(
+    N=_v.SIZE, T=_v.SIZE, gamma=_v.Real(0.0, closed_low=True), spectrum=_v.SPECTRUM, broadcast=("N", "T", "gamma"),
+)
 def theory_loss(N, T, gamma, spectrum):
     """Expected loss with the ridgeless limit where gamma = 0 (elementwise)."""
     from .loss import expected_loss
     from .ridgeless import ridgeless_loss
 
-    N, T, gamma = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (N, T, gamma)))
+    N, T, gamma = np.broadcast_arrays(N, T, gamma)
     zero = gamma == 0
     return np.where(zero, ridgeless_loss(N, T, spectrum), expected_loss(N, T, np.where(zero, 1.0, gamma), spectrum))
 
 
+@_v.validated(trials=_v.Integer(1), seed=_v.Optional(_v.Integer(0)), executor=_v.EXECUTOR, **_GRID)
 def scan(families, T_values, *, T_over_M, alpha, trials, seed, executor=None) -> Scan:
     """Simulate every family at every size: one sweep (shared draws) per size, independent sizes.
 
     Size j draws from ``SeedSequence(seed, spawn_key=(j,))``.
     """
-    families = tuple(families)
     N, T, M, gamma = family_grid(families, T_values, T_over_M, alpha)
     mean, sem, theory = (np.empty(N.shape) for _ in range(3))
     for j in range(N.shape[1]):
@@ -154,6 +187,16 @@ class DecayFit:
         return value, np.sqrt(var)
 
 
+def _fit_result(name, values):
+    """``values`` if all finite, else a ValueError: the data do not determine the fit."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"{name}: the deviations do not determine c and p (the fit's covariance is not finite); "
+            "give more sizes spanning a wider range, or smaller errors"
+        )
+
+
+@_v.validated(n_ref=_v.Optional(_v.Real(0.0, scalar=True)), broadcast=("size", "dev", "err"), **_FIT)
 def fit_decay(size, dev, err, *, n_ref=None) -> DecayFit:
     r"""Fit ``dev ~ c size^-p`` weighted by ``err`` (absolute standard errors).
 
@@ -161,11 +204,9 @@ def fit_decay(size, dev, err, *, n_ref=None) -> DecayFit:
     the sizes (which decorrelates the two parameters), then reported at n = 1:
     :math:`c = c_0 n_{ref}^{p}`.
     """
-    n = np.asarray(size, dtype=float).ravel()
-    d = np.asarray(dev, dtype=float).ravel()
-    e = np.asarray(err, dtype=float).ravel()
+    n, d, e = (np.ravel(v) for v in np.broadcast_arrays(size, dev, err))
     if n.size < 3:
-        raise ValueError(f"fit_decay needs at least 3 sizes; got {n.size}")
+        raise ValueError(f"size must hold at least 3 sizes for fit_decay; got {n.size}")
     ref = float(np.exp(np.mean(np.log(n)))) if n_ref is None else float(n_ref)
     model = lambda x, c0, p: c0 * (x / ref) ** (-p)  # noqa: E731
     c0_start = float(np.sum(d / e**2) / np.sum(1 / e**2))
@@ -175,18 +216,26 @@ def fit_decay(size, dev, err, *, n_ref=None) -> DecayFit:
     J = np.array([ref**p, c0 * ref**p * np.log(ref)])
     cov_cp = np.array([[J @ cov @ J, J @ cov[:, 1]], [J @ cov[:, 1], cov[1, 1]]])
     chi2 = float(np.sum(((d - model(n, c0, p)) / e) ** 2))
+    _fit_result("fit_decay", [c0, p, chi2, *cov_cp.ravel()])
+    if cov_cp[0, 0] == 0 or cov_cp[1, 1] == 0:
+        raise ValueError("fit_decay: the deviations do not determine c and p (zero variance of the fit)")
     return DecayFit(c=float(c0 * ref**p), p=float(p), c_err=float(np.sqrt(cov_cp[0, 0])),
                     p_err=float(np.sqrt(cov_cp[1, 1])),
                     corr=float(cov_cp[0, 1] / np.sqrt(cov_cp[0, 0] * cov_cp[1, 1])), chi2=chi2, dof=n.size - 2)
 
 
+@_v.validated(broadcast=("size", "dev", "err"), **_FIT)
 def fit_common_exponent(size, dev, err) -> tuple[float, float, np.ndarray, np.ndarray]:
     r"""Fit :math:`c_k n^{-p}` to several families (rows) at once: one exponent, one amplitude each.
 
     Returns ``(p, p_err, c, c_err)`` with standard errors from the covariance of the weighted
     fit (errors taken as absolute; correlations between points of one size are not modelled).
     """
-    n, d, e = (np.atleast_2d(np.asarray(v, dtype=float)) for v in (size, dev, err))
+    n, d, e = (np.atleast_2d(v) for v in np.broadcast_arrays(size, dev, err))
+    if n.ndim != 2 or n.shape[1] < 2 or n.size < n.shape[0] + 2:
+        raise ValueError(
+            f"size must be (families x sizes) with at least 2 sizes and families + 1 < points; got shape {n.shape}"
+        )
     k = n.shape[0]
     ref = float(np.exp(np.mean(np.log(n))))
     fam = np.repeat(np.arange(k), n.shape[1])
@@ -202,9 +251,11 @@ def fit_common_exponent(size, dev, err) -> tuple[float, float, np.ndarray, np.nd
     # c_k = c0_k ref^p: var = ref^2p (var c0_k + c0_k^2 log(ref)^2 var p + 2 c0_k log(ref) cov).
     L = np.log(ref)
     var_c = ref ** (2 * p) * (np.diag(cov)[1:] + (c0 * L) ** 2 * cov[0, 0] + 2 * c0 * L * cov[0, 1:])
+    _fit_result("fit_common_exponent", [p, *c, cov[0, 0], *var_c])
     return float(p), float(np.sqrt(cov[0, 0])), c, np.sqrt(var_c)
 
 
+@_v.validated(fit=_v.Instance(DecayFit, "a DecayFit (from fit_decay)"), eps=_v.Real(0.0, scalar=True))
 def threshold_size(fit: DecayFit, eps: float) -> tuple[float, float]:
     r"""Size :math:`n_\epsilon = (|c|/\epsilon)^{1/p}` where the fitted deviation reaches eps, and its error.
 
@@ -214,7 +265,12 @@ def threshold_size(fit: DecayFit, eps: float) -> tuple[float, float]:
     c, p = abs(fit.c), fit.p
     if p <= 0:
         return float("inf"), float("inf")
-    n = (c / eps) ** (1.0 / p)
+    if c == 0:
+        raise ValueError("fit must have a non-zero amplitude c (the deviation never reaches eps); got c = 0.0")
+    log_n = (np.log(c) - np.log(eps)) / p
+    if log_n > _v.LOG_HUGE:  # beyond float64: the fitted deviation does not reach eps at any representable size
+        return float("inf"), float("inf")
+    n = float(np.exp(log_n))
     g = np.array([1.0 / (p * c), -np.log(n) / p])
     cov = np.array([[fit.c_err**2, fit.corr * fit.c_err * fit.p_err],
                     [fit.corr * fit.c_err * fit.p_err, fit.p_err**2]])

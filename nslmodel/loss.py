@@ -161,7 +161,10 @@ def check_range(total, text, where, *, divergent=False, exact_zero=False):
     return total
 
 
-@_validate.validated(gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"), **_validate.MODEL)
+@_validate.validated(
+    gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"),
+    teacher=_validate.Optional(_validate.TEACHER_POWER), **_validate.MODEL,
+)
 def expected_loss_terms(
     N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None
 ) -> LossTerms:
@@ -191,7 +194,10 @@ def expected_loss_terms(
     return LossTerms(*(_validate.shape_out(x, shape) for x in (sig, noi, total)))
 
 
-@_validate.validated(gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"), **_validate.MODEL)
+@_validate.validated(
+    gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"),
+    teacher=_validate.Optional(_validate.TEACHER_POWER), **_validate.MODEL,
+)
 def expected_loss(N, T, gamma, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None):
     r"""Expected test loss :math:`\langle L \rangle + \langle L_\epsilon \rangle` at ridge gamma.
 

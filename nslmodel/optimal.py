@@ -184,7 +184,10 @@ def _illinois(f, a, b, fa, fb):
     raise RuntimeError(f"optimal_ridge: bracketed iteration did not converge for {active.size} points")
 
 
-@_validate.validated(broadcast=("N", "T"), **_validate.MODEL)
+@_validate.validated(
+    broadcast=("N", "T"),
+    teacher=_validate.Optional(_validate.TEACHER_POWER), **_validate.MODEL,
+)
 def optimal_ridge(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None) -> OptimalRidge:
     r"""Optimal ridge :math:`\gamma^*` and the loss there (paper Eq. 128), with label noise if any.
 

@@ -80,7 +80,10 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
     return signal, noise
 
 
-@_validate.validated(broadcast=("N", "T"), **_validate.MODEL)
+@_validate.validated(
+    broadcast=("N", "T"),
+    teacher=_validate.Optional(_validate.TEACHER_POWER), **_validate.MODEL,
+)
 def ridgeless_loss(N, T, spectrum, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1, teacher=None):
     r"""Expected test loss in the ridgeless limit :math:`\gamma \to 0^+` (paper Eqs. 105-126).
 

@@ -214,6 +214,9 @@ _PARAMS = dict(
     method=_validate.OneOf(METHODS), T_test=_validate.Optional(_validate.Integer(1)),
     executor=_validate.EXECUTOR, progress=_validate.FLAG,
     memory_limit=_validate.Optional(_validate.Real(0.0, scalar=True)),
+    teacher=_validate.Optional(_validate.Array(ndim=(1, 2), what="array of teacher weights W (C x M, or M)")),
+    inputs=_validate.Optional(_validate.Array(ndim=(2,), what="data matrix (n samples x M)")),
+    targets=_validate.Optional(_validate.Array(ndim=(1, 2), what="array of targets, (n,) or (n, C)")),
 )
 
 
@@ -343,8 +346,8 @@ def _data_fields(teacher, inputs, targets, lam, C, sigma_w) -> dict:
     out = {}
     M = lam.size
     if inputs is not None:
-        X = np.asarray(inputs, dtype=float)
-        if X.ndim != 2 or X.shape[1] != M or X.shape[0] < 1 or not np.all(np.isfinite(X)):
+        X = inputs
+        if X.shape[1] != M:
             raise ValueError(f"inputs must be a finite (n, M = {M}) data matrix; got shape {X.shape}")
         ms = np.mean(X * X, axis=0)
         if np.max(np.abs(ms - lam)) > INPUTS_RTOL * float(np.max(lam)):
@@ -357,9 +360,10 @@ def _data_fields(teacher, inputs, targets, lam, C, sigma_w) -> dict:
     if targets is not None:
         if inputs is None or teacher is not None:
             raise ValueError("targets needs inputs (the rows they label) and excludes teacher")
-        Y = np.asarray(targets, dtype=float).reshape(out["inputs"].shape[0], -1)
-        if Y.shape[1] != C or not np.all(np.isfinite(Y)):
-            raise ValueError(f"targets must be finite, of shape (n,) or (n, C = {C}); got {np.shape(targets)}")
+        n = out["inputs"].shape[0]
+        if targets.shape[0] != n or targets.reshape(n, -1).shape[1] != C:
+            raise ValueError(f"targets must be finite, of shape (n = {n},) or (n, C = {C}); got {targets.shape}")
+        Y = targets.reshape(n, -1)
         X = out["inputs"]
         pos = lam > 0
         W = np.zeros((C, M))
@@ -368,8 +372,8 @@ def _data_fields(teacher, inputs, targets, lam, C, sigma_w) -> dict:
         out["residual"] = max(0.0, float(np.mean(np.sum(Y * Y, axis=1))) - float(np.sum(W * W * lam)))
         teacher = W
     if teacher is not None:
-        W = np.atleast_2d(np.asarray(teacher, dtype=float))
-        if W.shape != (C, M) or not np.all(np.isfinite(W)):
+        W = np.atleast_2d(teacher)
+        if W.shape != (C, M):
             raise ValueError(f"teacher must be a finite (C = {C}, M = {M}) array of weights; got shape {W.shape}")
         if sigma_w != 1.0:
             raise ValueError(f"sigma_w is not used with a fixed teacher (W sets the scale); got sigma_w={sigma_w!r}")

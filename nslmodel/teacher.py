@@ -66,8 +66,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 
-from . import _validate
-from ._validate import check_common, check_scales
+from . import _validate as _v
 from ._validate import shape_out as _shape_out
 from .loss import LossTerms, noise_loss
 from .optimal import LOSS_EXCESS, OptimalRidge
@@ -114,21 +113,14 @@ def no_sigma_w(sigma_w) -> None:
 
 
 def check_power(beta2, spectrum) -> np.ndarray:
-    """Validate a teacher power ``beta2`` against the spectrum: length M, >= 0, 0 where lam = 0."""
+    """A teacher power ``beta2`` checked against the spectrum: length M, >= 0, 0 where lam = 0."""
     M = spectrum.M
-    try:
-        b = np.asarray(beta2, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"teacher must be an array of M = {M} non-negative powers; got {beta2!r}") from None
+    b = _v.TEACHER_POWER("teacher", beta2)
     if b.shape != (M,):
         raise ValueError(
             f"teacher must be a 1-D array of the spectrum's length M = {M} (beta_I^2 per latent "
             f"direction); got shape {b.shape}"
         )
-    bad = ~(np.isfinite(b) & (b >= 0))
-    if np.any(bad):
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"teacher powers must be finite and >= 0; got teacher[{i}] = {b[i]!r}")
     lam = np.asarray(spectrum.eigenvalues, dtype=float)
     null = (lam == 0) & (b > 0)
     if np.any(null):
@@ -140,13 +132,25 @@ def check_power(beta2, spectrum) -> np.ndarray:
     return b
 
 
+@_v.validated(spectrum=_v.SPECTRUM, sigma_w=_v.SCALE, C=_v.LABEL_DIM)
 def isotropic_power(spectrum, *, sigma_w=1.0, C=1) -> np.ndarray:
     r"""The isotropic average :math:`\beta_I^2 = C\sigma_w^2\lambda_I/M` (theory section 8)."""
-    spec = check_common(1.0, 1.0, spectrum, 1.0)[2]
-    sigma_w, _, C = check_scales(sigma_w, 0.0, C)
-    return C * sigma_w**2 * np.asarray(spec.eigenvalues, dtype=float) / spec.M
+    lam = np.asarray(spectrum.eigenvalues, dtype=float)
+    with np.errstate(over="ignore", under="ignore"):
+        b = C * np.float64(sigma_w) ** 2 * lam / spectrum.M
+    return _finite_power(b, lam > 0 if sigma_w > 0 else False, "C * sigma_w**2 * eigenvalues / M")
 
 
+def _finite_power(b, positive, what):
+    """``b`` if every element is finite and positive where ``positive``, else a range error."""
+    if not np.all(np.isfinite(b)):
+        raise ValueError(f"the teacher power {what} overflows float64 (> 1.8e308); rescale the inputs")
+    if np.any(positive & (b == 0)):
+        raise ValueError(f"the teacher power {what} underflows float64 (< 4.9e-324); rescale the inputs")
+    return b
+
+
+@_v.validated(spectrum=_v.SPECTRUM, delta=_v.Real(scalar=True), total=_v.Optional(_v.SCALE_U))
 def source_power(spectrum, delta, *, total=None) -> np.ndarray:
     r"""The source-condition family :math:`\beta_I^2 \propto \lambda_I\,I^{-\delta}`.
 
@@ -163,23 +167,30 @@ def source_power(spectrum, delta, *, total=None) -> np.ndarray:
         :math:`\sum_I\beta_I^2`, the label variance; default that of the isotropic teacher with
         unit scales, :math:`\sum_I\lambda_I/M`.
     """
-    spec = check_common(1.0, 1.0, spectrum, 1.0)[2]
-    delta = float(delta)
-    if not np.isfinite(delta):
-        raise ValueError(f"delta must be a finite real number; got {delta!r}")
-    lam = np.asarray(spec.eigenvalues, dtype=float)
-    b = lam * np.arange(1, spec.M + 1, dtype=float) ** (-delta)
-    target = float(np.sum(lam)) / spec.M if total is None else _validate.positive_scalar("total", total)
-    return b * (target / float(np.sum(b)))
+    lam = np.asarray(spectrum.eigenvalues, dtype=float)
+    with np.errstate(over="ignore", under="ignore"):
+        b = lam * np.arange(1, spectrum.M + 1, dtype=float) ** (-delta)
+    target = float(np.sum(lam)) / spectrum.M if total is None else total
+    norm = float(np.sum(b))
+    if not (np.isfinite(norm) and norm > 0):
+        raise ValueError(
+            f"delta = {delta!r} makes lambda_I I^-delta {'overflow' if norm > 0 else 'underflow'} "
+            f"float64 over I = 1..{spectrum.M}; use a delta of smaller magnitude"
+        )
+    with np.errstate(over="ignore", under="ignore"):
+        out = b * (target / norm)
+    return _finite_power(out, b > 0, "total * lambda_I I^-delta / sum")
 
 
+@_v.validated(W=_v.Array(ndim=(1, 2), what="array of teacher weights (C x M, or M)"), eigenvalues=_v.eigenvalues)
 def teacher_power(W, eigenvalues) -> np.ndarray:
     r""":math:`\beta_I^2 = \sum_c W_{cI}^2\lambda_I` for teacher weights ``W`` (C x M or M)."""
-    W = np.atleast_2d(np.asarray(W, dtype=float))
-    lam = np.asarray(eigenvalues, dtype=float)
-    if W.shape[1] != lam.size:
-        raise ValueError(f"W must have M = {lam.size} columns; got shape {W.shape}")
-    return np.sum(W * W, axis=0) * lam
+    W = np.atleast_2d(W)
+    if W.shape[1] != eigenvalues.size:
+        raise ValueError(f"W must have M = {eigenvalues.size} columns (one per eigenvalue); got shape {W.shape}")
+    with np.errstate(over="ignore"):
+        b = np.sum(W * W, axis=0) * eigenvalues
+    return _finite_power(b, False, "sum_c W_cI^2 lambda_I")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,6 +228,13 @@ def _rescaled(spec, sigma_u):
 # ---------------------------------------------------------------------------------------------
 # Public functions
 # ---------------------------------------------------------------------------------------------
+_TEACHER = dict(
+    N=_v.SIZE, T=_v.SIZE, spectrum=_v.SPECTRUM, teacher=_v.TEACHER_POWER, sigma_u=_v.SCALE_U,
+    sigma_eps=_v.SCALE, C=_v.LABEL_DIM,
+)
+
+
+@_v.validated(gamma=_v.RIDGE, broadcast=("N", "T", "gamma"), **_TEACHER)
 def teacher_loss_terms(N, T, gamma, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1) -> LossTerms:
     r"""Signal and noise parts of the expected test loss for a given teacher power.
 
@@ -239,8 +257,7 @@ def teacher_loss_terms(N, T, gamma, spectrum, teacher, *, sigma_u=1.0, sigma_eps
     C : int
         Label dimension (enters only the noise term; the teacher's power is summed over c).
     """
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    _, sigma_eps, C = check_scales(1.0, sigma_eps, C)
+    spec = spectrum
     beta2 = check_power(teacher, spec)
     sol = solve(N, T, gamma, spec, sigma_u=sigma_u)
     shape = np.shape(sol.rho)
@@ -253,6 +270,7 @@ def teacher_loss_terms(N, T, gamma, spectrum, teacher, *, sigma_u=1.0, sigma_eps
     return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(sig + noi, shape))
 
 
+@_v.validated(gamma=_v.RIDGE, broadcast=("N", "T", "gamma"), **_TEACHER)
 def teacher_loss(N, T, gamma, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1):
     r"""Expected test loss (signal plus noise) for a given teacher power; see :func:`teacher_loss_terms`."""
     return teacher_loss_terms(N, T, gamma, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C).total
@@ -318,6 +336,7 @@ def _ridgeless_signal(N, T, s, beta2):
     return 0.5 * T / (N - T) * (w[0] + (N - T) * w[1] / f12)
 
 
+@_v.validated(broadcast=("N", "T"), **_TEACHER)
 def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1):
     r"""The limit gamma -> 0+ of :func:`teacher_loss` (module notes; cf. paper Eqs. 105-126).
 
@@ -327,8 +346,7 @@ def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.
     """
     from .ridgeless import ridgeless_loss
 
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    _, sigma_eps, C = check_scales(1.0, sigma_eps, C)
+    spec = spectrum
     beta2 = check_power(teacher, spec)
     N, T = np.broadcast_arrays(N, T)
     s = _rescaled(spec, sigma_u)
@@ -372,6 +390,7 @@ def _optimum_one(N, T, s, beta2, rank, sigma_eps, C, ridgeless):
     return gamma, loss, float(np.exp(res.x)), D1
 
 
+@_v.validated(broadcast=("N", "T"), **_TEACHER)
 def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1) -> OptimalRidge:
     r"""The ridge minimising :func:`teacher_loss` (cf. paper Eq. 128 for the isotropic teacher).
 
@@ -384,8 +403,7 @@ def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0
 
     Parameters as in :func:`teacher_loss_terms`, without gamma; N and T broadcast together.
     """
-    N, T, spec, sigma_u = check_common(N, T, spectrum, sigma_u)
-    _, sigma_eps, C = check_scales(1.0, sigma_eps, C)
+    spec = spectrum
     beta2 = check_power(teacher, spec)
     N, T = np.broadcast_arrays(N, T)
     s = _rescaled(spec, sigma_u)

@@ -334,6 +334,124 @@ for _name, _good in {
 _SCALING_ALPHA = {"alpha": ("scalar", "pos_scalar")}
 
 
+# The modules of given teachers, real data and finite-size fits.
+_T, _D, _FS = nslmodel.teacher, nslmodel.data, nslmodel.finite_size
+_BETA2 = _T.isotropic_power(P)
+_RNG = np.random.default_rng(0)
+_DATA = _D.empirical(_RNG.standard_normal((40, 6)) * np.arange(1, 7) ** -1.0)
+_Y = _DATA.inputs @ np.ones(6) + 0.1 * _RNG.standard_normal(40)
+_TP = _D.target_power(_DATA, _Y)
+_FIT_N = np.array([10.0, 20.0, 40.0, 80.0])
+_FIT = _FS.fit_decay(_FIT_N, 0.8 * _FIT_N**-1.1, 1e-3 * np.ones(4))
+_SIM_DATA = _D.empirical(_RNG.standard_normal((30, 400)) * np.sqrt(P.eigenvalues))
+_SIM_Z = _SIM_DATA.inputs
+_OTHER_TP = _D.target_power(_D.empirical(_RNG.standard_normal((20, 3))), _RNG.standard_normal(20))
+
+_WRONG_KIND |= {
+    "array": [True, "abc", 5.0, None, np.array([1 + 1j, 2.0]), [True, 1.0], ["a", "b"]],
+    "opt_array": [True, "abc", 5.0, np.array([1 + 1j, 2.0]), [True, 1.0]],
+    "instance": [None, 5.0, "x", [1.0, 2.0]],
+    "families": [None, "abc", 5, _FS.Family(1.0, 1.0), [1.0]],
+    "images": [None, "abc", 5, [np.array([["a"]])], [np.array([[1 + 1j]])]],
+    "opt_seed0": ["1", True, [1, 2], 1j],
+}
+_WRONG_VALUE |= {
+    "power_M": [np.ones(399), np.full(400, -1.0), np.r_[math.nan, np.ones(399)], np.full(400, math.inf),
+                np.ones((400, 1)), []],
+    "W_3": [np.ones(4), np.ones((2, 4)), [[math.nan, 1.0, 1.0]], np.ones((2, 2, 3)), [math.inf, 1.0, 1.0]],
+    "data_matrix": [np.ones((1, 3)), np.zeros((5, 3)), [[math.nan, 1.0], [1.0, 2.0]], np.ones(5),
+                    [[math.inf, 1.0], [0.0, 1.0]]],
+    "y_40": [np.ones(41), np.full(40, math.nan), np.ones((40, 2, 2)), []],
+    "target": [_OTHER_TP],
+    "delta": [math.nan, math.inf, -math.inf, -1e6],
+    "nonneg_scalar_big": [-1.0, math.nan, math.inf, 1e200],
+    "finite": [math.nan, math.inf, -math.inf],
+    "eigs": [[], [-1.0, 1.0, 1.0, 1.0, 1.0], [1.0, math.nan, 0.5, 0.2], [[1.0, 0.5]], [1.0, 0.5, 0.0]],
+    "sizes": [[0.0, 2.0, 4.0], [-1.0, 2.0, 4.0], [math.nan, 2.0, 4.0], [math.inf, 2.0, 4.0], [],
+              [1.0, 2.0, 3.0, 4.0, 5.0]],
+    "losses": [[1.0, math.nan, 0.2], [1.0, 0.5]],
+    "floor": [math.nan, math.inf, 10.0],
+    "grid": [1, 0, 2.5, math.nan, 10**30],
+    "k_patch": [0, -1, 2.5, math.nan, 10**30, 100],
+    "opt_seed0": [-1, 2.5],
+    "T_over_M": [0.0, -1.0, math.nan, math.inf, 1e6],
+    "fit_size": [0.0, -1.0, math.nan, math.inf, [10.0, 20.0]],
+    "fit_err": [0.0, -1.0, math.nan, math.inf],
+    "common_size": [0.0, math.nan, [[10.0, 20.0, 40.0, 80.0]] * 2 + [[10.0, -1.0, 40.0, 80.0]]],
+    "sim_W": [np.ones(3), np.full((1, 400), math.nan), np.ones((2, 400)), np.ones((1, 1, 400)), []],
+    "sim_inputs": [np.ones((5, 3)), np.full((2, 400), math.nan), np.ones(400), np.ones((0, 400)),
+                   2.0 * _SIM_Z],
+    "sim_targets": [np.ones(31), np.full(30, math.nan), np.ones((30, 2)), np.ones((30, 1, 1))],
+}
+_TEACHER = dict(N=("real", "size"), T=("real", "size"), spectrum=("spectrum", "spectrum"),
+                teacher=("array", "power_M"), sigma_u=("scalar", "pos_scalar"),
+                sigma_eps=("scalar", "nonneg_scalar"), C=("int", "int"))
+for _name in ("expected_loss", "expected_loss_terms", "ridgeless_loss", "optimal_ridge"):
+    _FUNCTIONS[_name][2]["teacher"] = ("opt_array", "power_M")
+for _name in ("simulate_loss", "simulate_sweep"):
+    _FUNCTIONS[_name][2].update(teacher=("opt_array", "sim_W"), inputs=("opt_array", "sim_inputs"),
+                                targets=("opt_array", "sim_targets"))
+_TGOOD = dict(N=50, T=80, spectrum=P, teacher=_BETA2)
+_FUNCTIONS |= {
+    "teacher.isotropic_power": (_T.isotropic_power, dict(spectrum=P),
+                                dict(spectrum=("spectrum", "spectrum"), sigma_w=("scalar", "nonneg_scalar_big"),
+                                     C=("int", "int"))),
+    "teacher.source_power": (_T.source_power, dict(spectrum=P, delta=0.5),
+                             dict(spectrum=("spectrum", "spectrum"), delta=("scalar", "delta"),
+                                  total=("opt_scalar", "pos_scalar"))),
+    "teacher.teacher_power": (_T.teacher_power, dict(W=np.ones((2, 3)), eigenvalues=[1.0, 0.5, 0.25]),
+                              dict(W=("array", "W_3"), eigenvalues=("spectrum", "spectrum"))),
+    "teacher.teacher_loss": (_T.teacher_loss, dict(_TGOOD, gamma=1e-3), {**_TEACHER, "gamma": ("real", "ridge")}),
+    "teacher.teacher_loss_terms": (_T.teacher_loss_terms, dict(_TGOOD, gamma=1e-3),
+                                   {**_TEACHER, "gamma": ("real", "ridge")}),
+    "teacher.teacher_ridgeless_loss": (_T.teacher_ridgeless_loss, _TGOOD, _TEACHER),
+    "teacher.teacher_optimal_ridge": (_T.teacher_optimal_ridge, _TGOOD, _TEACHER),
+    "data.empirical": (_D.empirical, dict(X=np.ones((3, 2)) * [[1.0], [2.0], [4.0]]), dict(X=("array", "data_matrix"))),
+    "data.target_power": (_D.target_power, dict(data=_DATA, y=_Y), dict(data=("instance", None), y=("array", "y_40"))),
+    "data.target_loss": (_D.target_loss, dict(N=4, T=8, gamma=1e-2, data=_DATA, target=_TP),
+                         dict(N=("real", "size"), T=("real", "size"), gamma=("real", "ridge0"),
+                              data=("instance", None), target=("instance", "target"),
+                              sigma_u=("scalar", "pos_scalar"))),
+    "data.patches": (_D.patches, dict(images=[np.ones((8, 8)), np.ones((9, 9, 3))], k=4),
+                     dict(images=("images", None), k=("int", "k_patch"), stride=("opt_int", "int"))),
+    "data.sample_image_patches": (_D.sample_image_patches, dict(k=64, stride=64),
+                                  dict(k=("int", "int"), stride=("opt_int", "int"))),
+    "data.fit_power_law": (_D.fit_power_law, dict(eigenvalues=np.arange(1.0, 51.0) ** -1.5),
+                           dict(eigenvalues=("array", "eigs"), tol=("scalar", "pos_scalar"),
+                                min_decades=("scalar", "nonneg_scalar"), grid=("int", "grid"))),
+    "data.compare_learning_curve": (
+        _D.compare_learning_curve, dict(N=4, T=[8, 12], ridge_factor=1.0, data=_DATA, trials=2, seed=1),
+        dict(N=("int_grid", "int_grid"), T=("int_grid", "int_grid"), ridge_factor=("real", "pos_scalar"),
+             data=("instance", None), y=("opt_array", "y_40"), trials=("int", "int"), seed=("seed", "seed"),
+             executor=("executor", "executor"))),
+    "data.excess_exponent": (_D.excess_exponent, dict(x=[1.0, 2.0, 4.0], loss=[1.0, 0.5, 0.25]),
+                             dict(x=("array", "sizes"), loss=("array", "losses"), floor=("scalar", "floor"))),
+    "finite_size.Family": (_FS.Family, dict(N_over_T=1.0, ridge=1.0),
+                           dict(N_over_T=("scalar", "pos_scalar"), ridge=("scalar", "nonneg_scalar"))),
+    "finite_size.family_grid": (_FS.family_grid, dict(families=[_FS.Family(1.0, 1.0)], T_values=[20, 40],
+                                                      T_over_M=0.1, alpha=1.0),
+                                dict(families=("families", None), T_values=("int_grid", "int_grid"),
+                                     T_over_M=("scalar", "T_over_M"), alpha=("scalar", "pos_scalar"))),
+    "finite_size.theory_loss": (_FS.theory_loss, dict(N=[50, 60], T=80, gamma=[0.0, 1e-3], spectrum=P),
+                                dict(N=("real", "size"), T=("real", "size"), gamma=("real", "ridge0"),
+                                     spectrum=("spectrum", "spectrum"))),
+    "finite_size.scan": (_FS.scan, dict(families=[_FS.Family(1.0, 1.0)], T_values=[10], T_over_M=0.5, alpha=1.0,
+                                        trials=2, seed=1),
+                         dict(families=("families", None), T_values=("int_grid", "int_grid"),
+                              T_over_M=("scalar", "T_over_M"), alpha=("scalar", "pos_scalar"),
+                              trials=("int", "int"), seed=("opt_seed0", "opt_seed0"),
+                              executor=("executor", "executor"))),
+    "finite_size.fit_decay": (_FS.fit_decay, dict(size=_FIT_N, dev=0.8 * _FIT_N**-1.1, err=1e-3 * np.ones(4)),
+                              dict(size=("real", "fit_size"), dev=("real", "finite"), err=("real", "fit_err"),
+                                   n_ref=("opt_scalar", "pos_scalar"))),
+    "finite_size.fit_common_exponent": (
+        _FS.fit_common_exponent,
+        dict(size=np.tile(_FIT_N, (2, 1)), dev=np.outer([1.0, 2.0], _FIT_N**-1.1), err=1e-3 * np.ones((2, 4))),
+        dict(size=("real", "common_size"), dev=("real", "finite"), err=("real", "fit_err"))),
+    "finite_size.threshold_size": (_FS.threshold_size, dict(fit=_FIT, eps=1e-2),
+                                   dict(fit=("instance", None), eps=("scalar", "pos_scalar"))),
+}
+
 def _cases():
     for fname, (fn, good, params) in _FUNCTIONS.items():
         for pname, (kind, value) in params.items():
@@ -351,6 +469,10 @@ def _call(fname, pname, value):
     kw = {**good, pname: value}
     if fname.startswith("simulate") and pname == "T_test":
         kw["method"] = "sampled"
+    if fname.startswith("simulate") and pname in ("inputs", "targets"):
+        kw["spectrum"] = _SIM_DATA.spectrum
+        if pname == "targets":
+            kw["inputs"] = _SIM_Z
     return fn(**kw)
 
 
