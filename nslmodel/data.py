@@ -358,5 +358,7 @@ def excess_exponent(x, loss, floor=0.0) -> float:
     excess = loss - floor
     keep = excess > 0
     if keep.sum() < 2:
-        raise ValueError(f"loss must have at least 2 points above the floor {floor!r}; got {int(keep.sum())}")
+        raise ValueError(f"loss must have at least 2 points above floor = {floor!r}; got {int(keep.sum())}")
+    if np.ptp(x[keep]) == 0:
+        raise ValueError(f"x must take at least 2 distinct values above the floor; got x = {x[keep][0].item()!r} at every point")
     return float(-np.polyfit(np.log(x[keep]), np.log(excess[keep]), 1)[0])

@@ -207,6 +207,8 @@ def fit_decay(size, dev, err, *, n_ref=None) -> DecayFit:
     n, d, e = (np.ravel(v) for v in np.broadcast_arrays(size, dev, err))
     if n.size < 3:
         raise ValueError(f"size must hold at least 3 sizes for fit_decay; got {n.size}")
+    if np.unique(n).size < 2:
+        raise ValueError(f"size must take at least 2 distinct values for fit_decay; got {n[0].item()!r} at every point")
     ref = float(np.exp(np.mean(np.log(n)))) if n_ref is None else float(n_ref)
     model = lambda x, c0, p: c0 * (x / ref) ** (-p)  # noqa: E731
     c0_start = float(np.sum(d / e**2) / np.sum(1 / e**2))

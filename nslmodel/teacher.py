@@ -221,8 +221,32 @@ def _signal(T, rho, dN, dT, f12, s, beta2):
     return 0.5 * T * ((dN + f12) * w[:, 1] + f12 * w[:, 2]) / den, den
 
 
-def _rescaled(spec, sigma_u):
-    return sigma_u**2 * np.asarray(spec.eigenvalues, dtype=float) / spec.M
+def _rescaled(spec, sigma_u, *, strict=True):
+    r""":math:`s_I = \sigma_u^2\lambda_I/M`; with ``strict``, a range error where a positive
+    :math:`s_I` is not a normal float64 (the sums would lose it)."""
+    lam = np.asarray(spec.eigenvalues, dtype=float)
+    with np.errstate(over="ignore", under="ignore"):
+        s = np.float64(sigma_u) ** 2 * lam / spec.M
+    bad = (lam > 0) & ~((s >= np.finfo(float).tiny) & np.isfinite(s))
+    if strict and np.any(bad):
+        raise ValueError(
+            f"sigma_u**2 * eigenvalues / M leaves the normal float64 range (2.2e-308 to 1.8e+308) for "
+            f"sigma_u={sigma_u!r}; the loss depends on gamma / sigma_u**2: rescale gamma and sigma_u together"
+        )
+    return s if strict or not np.any(bad) else None
+
+
+def _checked_total(total, beta2, sigma_eps, what):
+    """``total`` if finite and, where the loss must be positive, positive; else a range error."""
+    positive = float(np.sum(beta2)) > 0 or sigma_eps > 0
+    bad = ~np.isfinite(total) | (positive & (total == 0))
+    if np.any(bad):
+        word = "overflows" if np.any(~np.isfinite(total)) else "underflows"
+        raise ValueError(
+            f"{what} {word} float64 (normal range 2.2e-308 to 1.8e+308); it scales as the teacher "
+            "power (signal) and C sigma_eps**2 (noise): rescale the inputs"
+        )
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,7 +291,8 @@ def teacher_loss_terms(N, T, gamma, spectrum, teacher, *, sigma_u=1.0, sigma_eps
                        _rescaled(spec, sigma_u), beta2)
     noi = noise_loss(flat["N_minus_D1"], den, flat["D1"], flat["D1_minus_D2"], flat["D2"], C=C,
                      sigma_eps=sigma_eps)
-    return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(sig + noi, shape))
+    total = _checked_total(sig + noi, beta2, sigma_eps, "the expected loss")
+    return LossTerms(_shape_out(sig, shape), _shape_out(noi, shape), _shape_out(total, shape))
 
 
 @_v.validated(gamma=_v.RIDGE, broadcast=("N", "T", "gamma"), **_TEACHER)
@@ -349,12 +374,23 @@ def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.
     spec = spectrum
     beta2 = check_power(teacher, spec)
     N, T = np.broadcast_arrays(N, T)
-    s = _rescaled(spec, sigma_u)
+    # The limit depends on the s_I only through ratios (rho_* scales with them), so it does not
+    # depend on sigma_u: where sigma_u**2 lambda_I / M leaves float64, compute it at sigma_u = 1.
+    s = _rescaled(spec, sigma_u, strict=False)
+    if s is None:
+        s = _rescaled(spec, 1.0)
     sig = np.array([_ridgeless_signal(n, t, s, beta2) for n, t in zip(N.ravel(), T.ravel())])
     noi = 0.0
     if sigma_eps > 0:
         noi = np.ravel(ridgeless_loss(N, T, spec, sigma_u=sigma_u, sigma_w=0.0, sigma_eps=sigma_eps, C=C))
-    return _shape_out(sig + noi, N.shape)
+    total = sig + noi
+    divergent = np.ravel(N == T) & np.isinf(sig)  # the documented double-descent pole
+    if np.any(~np.isfinite(total) & ~divergent):
+        raise ValueError(
+            "the ridgeless loss overflows float64 (> 1.8e+308); it scales as the teacher power "
+            "(signal) and C sigma_eps**2 (noise): rescale the inputs"
+        )
+    return _shape_out(total, N.shape)
 
 
 def _loss_of_u(u, N, T, s, beta2, rank, sigma_eps, C):

@@ -669,3 +669,60 @@ def test_approximate_losses_at_extreme_sizes():
     o = nslmodel.scaling.approx_optimal(1e-300, 1e300, 1e4, 0.5)
     pref = 1 / (2 * 1e4) * nslmodel.scaling.amplitude(0.5) ** 1.5
     assert_rel_close(o.loss, pref * (1e-300) ** -0.5, _log_rounding(1e300, 1e4), "approx loss")
+
+
+# --------------------------------------------------------------------------------------------
+# Given teachers, real data and finite-size fits: no NaN or inf returned silently
+# --------------------------------------------------------------------------------------------
+_RANGE_ERRORS = {
+    "teacher_loss, label noise beyond float64": (
+        lambda: _T.teacher_loss(50, 80, 1e-3, P, _BETA2, sigma_eps=1e200), r"overflows.*sigma_eps"),
+    "teacher_loss, loss below float64": (
+        lambda: _T.teacher_loss(1e100, 1e100, 1e-3, P, _BETA2), r"underflows"),
+    "teacher_loss, s_I below float64": (
+        lambda: _T.teacher_loss(50, 80, 1e-3, P, _BETA2, sigma_u=1e-160), r"sigma_u"),
+    "teacher_optimal_ridge, s_I below float64": (
+        lambda: _T.teacher_optimal_ridge(50, 80, P, _BETA2, sigma_u=1e-160), r"sigma_u"),
+    "isotropic_power beyond float64": (lambda: _T.isotropic_power(P, sigma_w=1e200), r"sigma_w.*overflows"),
+    "source_power beyond float64": (lambda: _T.source_power(P, -1e6), r"delta"),
+    "excess_exponent, one distinct x": (
+        lambda: _D.excess_exponent([1.0, 1.0, 1.0], [1.0, 0.5, 0.25]), r"\bx\b.*distinct"),
+    "fit_decay, one distinct size": (
+        lambda: _FS.fit_decay([10.0, 10.0, 10.0], [0.1, 0.1, 0.1], [1e-3] * 3), r"\bsize\b.*distinct"),
+}
+
+
+@pytest.mark.parametrize("case", list(_RANGE_ERRORS))
+def test_range_errors_instead_of_nan_or_inf(case):
+    fn, pattern = _RANGE_ERRORS[case]
+    with pytest.raises(ValueError, match=pattern) as info:
+        fn()
+    assert "\n" not in str(info.value)
+
+
+def test_teacher_ridgeless_loss_does_not_depend_on_sigma_u_even_beyond_float64():
+    """The ridgeless limit depends on the s_I only through their ratios: at sigma_u = 1e-160
+    (s_I below float64) it equals the value at sigma_u = 1, like the isotropic ridgeless_loss."""
+    ref = _T.teacher_ridgeless_loss(50, 80, P, _BETA2)
+    tiny = _T.teacher_ridgeless_loss(50, 80, P, _BETA2, sigma_u=1e-160)
+    iso = nslmodel.ridgeless_loss(50, 80, P, sigma_u=1e-160)
+    assert tiny == ref  # the same computation, at sigma_u = 1
+    # Isotropic teacher and isotropic closed form: two independent evaluations of one quantity,
+    # agreeing to rounding (RTOL_ROUNDING, derived in _tolerance).
+    assert_rel_close(tiny, iso, RTOL_ROUNDING, "teacher vs isotropic ridgeless loss")
+
+
+def test_teacher_ridgeless_loss_keeps_its_documented_pole():
+    assert _T.teacher_ridgeless_loss(50, 50, P, _BETA2) == math.inf
+
+
+@pytest.mark.parametrize("module", ["teacher", "data", "finite_size"])
+def test_matrix_covers_the_teacher_data_and_finite_size_functions(module):
+    """Every function of these modules' __all__ is in the matrix (digits takes no input), with
+    every parameter its declared constraints name."""
+    mod = getattr(nslmodel, module)
+    public = {f"{module}.{n}" for n in mod.__all__ if n[0].islower()} - {"data.digits"}
+    assert public <= set(_FUNCTIONS), public - set(_FUNCTIONS)
+    for fname in public:
+        fn, _, params = _FUNCTIONS[fname]
+        assert set(fn.constraints) <= set(params), (fname, set(fn.constraints) - set(params))
