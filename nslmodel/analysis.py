@@ -18,7 +18,6 @@ import numpy as np
 from . import _validate, scaling
 from .loss import expected_loss
 from .ridgeless import ridgeless_loss
-from .spectra import as_spectrum
 
 __all__ = [
     "Comparison",
@@ -48,6 +47,7 @@ __all__ = [
 OUTLIER_Z = 3.0
 # Integer arguments (M, grid sizes) of at least 1.
 _POSITIVE_INT = _validate.Integer(1)
+_POSITIVE_REALS = _validate.Array(ndim=(1,), low=0.0, closed_low=False, what="array of positive numbers")
 # Newton steps polishing the stationary points of a fitted polynomial: each squares the
 # relative error, so 4 take a root good to 1e-2 to rounding.
 NEWTON_POLISH_STEPS = 4
@@ -56,6 +56,10 @@ NEWTON_POLISH_STEPS = 4
 # ---------------------------------------------------------------------------------------------
 # Theory against simulation
 # ---------------------------------------------------------------------------------------------
+@_validate.validated(
+    N=_validate.SIZE, T=_validate.SIZE, gamma=_validate.Real(0.0, closed_low=True), spectrum=_validate.SPECTRUM,
+    broadcast=("N", "T", "gamma"),
+)
 def theory_loss(N, T, gamma, spectrum, **scales):
     r"""Expected test loss for any ridge :math:`\gamma \ge 0`, ridgeless limit at :math:`\gamma = 0`.
 
@@ -64,7 +68,7 @@ def theory_loss(N, T, gamma, spectrum, **scales):
     :func:`nslmodel.ridgeless_loss` (paper Eqs. 105-126). Arrays broadcast from N, T, gamma;
     ``scales`` are the keyword scales of :func:`nslmodel.expected_loss`.
     """
-    N, T, gamma = np.broadcast_arrays(np.asarray(N, float), np.asarray(T, float), np.asarray(gamma, float))
+    N, T, gamma = np.broadcast_arrays(N, T, gamma)
     zero = gamma == 0
     out = np.empty(gamma.shape)
     if np.any(zero):
@@ -188,13 +192,15 @@ def jackknife(samples, statistic):
     return float(statistic(x)), se
 
 
+@_validate.validated(gammas=_POSITIVE_REALS, loss=_POSITIVE_REALS, fit_points=_POSITIVE_INT, degree=_POSITIVE_INT)
 def fitted_log_minimum(gammas, loss, *, fit_points=5, degree=3) -> float:
     r"""log of the ridge minimizing a polynomial in :math:`\log\gamma` fitted to :math:`\log L`.
 
     The fit uses the ``fit_points`` sweep points around the smallest ``loss``; the minimum is
     the real stationary point with positive curvature inside the sweep. Raises if there is none.
     """
-    gammas, loss = np.asarray(gammas, float), np.asarray(loss, float)
+    if gammas.shape != loss.shape:
+        raise ValueError(f"gammas and loss must have the same shape; got gammas {gammas.shape}, loss {loss.shape}")
     if fit_points > gammas.size or fit_points < degree + 1:
         raise ValueError(f"fit_points must lie in [degree + 1, len(gammas)] = [{degree + 1}, {gammas.size}]; "
                          f"got {fit_points}")
@@ -247,6 +253,10 @@ def sweep_minimum(gammas, samples, *, exact=None, fit_points=5, degree=3) -> Fit
 # ---------------------------------------------------------------------------------------------
 # Exponents
 # ---------------------------------------------------------------------------------------------
+@_validate.validated(
+    x=_POSITIVE_REALS,
+    y=_validate.Array(ndim=(1, 2, 3), low=0.0, closed_low=False, what="array of positive numbers"),
+)
 def local_exponent(x, y):
     r"""Local exponent :math:`\mathrm{d}\log y / \mathrm{d}\log x` on a grid.
 
@@ -254,25 +264,28 @@ def local_exponent(x, y):
     ends), exact for a power law :math:`y = c x^p` on any grid. A loss falling as
     :math:`N^{-a}` has local exponent :math:`-a`.
     """
-    x, y = np.asarray(x, float), np.asarray(y, float)
     if x.ndim != 1 or x.size < 3:
         raise ValueError(f"x must be a 1-d grid of at least 3 points; got shape {x.shape}")
+    if y.shape[-1] != x.size:
+        raise ValueError(f"y must have len(x) = {x.size} points along its last axis; got shape {y.shape}")
     return np.gradient(np.log(y), np.log(x), axis=-1, edge_order=2)
 
 
+@_validate.validated(x=_POSITIVE_REALS, y=_POSITIVE_REALS)
 def fitted_exponent(x, y) -> float:
     r"""Least-squares slope of :math:`\log y` against :math:`\log x` (the exponent of a power-law fit)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or np.ptp(x) == 0:
+        raise ValueError(f"x and y must have the same shape and x at least 2 distinct values; got x {x.shape}, y {y.shape}")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 # ---------------------------------------------------------------------------------------------
 # Scales
 # ---------------------------------------------------------------------------------------------
+@_validate.validated(spectrum=_validate.SPECTRUM, sigma_w=_validate.SCALE)
 def sigma_y(spectrum, sigma_w=1.0) -> float:
     r"""Standard deviation of a clean label :math:`y = Wx`: :math:`\sigma_y^2 = \sigma_w^2\sum_I\lambda_I/M`."""
-    spec = as_spectrum(spectrum)
-    return float(_validate.SCALE("sigma_w", sigma_w) * np.sqrt(spec.trace / spec.M))
+    return float(sigma_w * np.sqrt(spectrum.trace / spectrum.M))
 
 
 def loss_denominator(solution):
@@ -387,15 +400,13 @@ def finite_or_nan(x):
     return np.where(np.isfinite(x), x, np.nan)
 
 
+@_validate.validated(x=_validate.Real(scalar=True), digits=_POSITIVE_INT)
 def latex_sci(x, digits=2) -> str:
     r"""``x`` in LaTeX scientific notation with ``digits`` significant digits.
 
     ``latex_sci(1.35e-4)`` is ``'1.4 \times 10^{-4}'``; a mantissa of exactly 1 is dropped
     (``'10^{-7}'``), and numbers from 0.01 to 1000 print plainly.
     """
-    x = float(x)
-    if not np.isfinite(x):
-        raise ValueError(f"x must be finite; got {x!r}")
     if x == 0 or 1e-2 <= abs(x) < 1e3:
         return f"{x:.{digits}g}"
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")

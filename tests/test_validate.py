@@ -726,3 +726,46 @@ def test_matrix_covers_the_teacher_data_and_finite_size_functions(module):
     for fname in public:
         fn, _, params = _FUNCTIONS[fname]
         assert set(fn.constraints) <= set(params), (fname, set(fn.constraints) - set(params))
+
+
+# --------------------------------------------------------------------------------------------
+# nslmodel.analysis: the functions with declared constraints
+# --------------------------------------------------------------------------------------------
+_A = nslmodel.analysis
+_WRONG_VALUE |= {
+    "pos_array": [[0.0, 1.0, 2.0], [-1.0, 1.0, 2.0], [math.nan, 1.0, 2.0], [math.inf, 1.0, 2.0], []],
+    "loss_5": [[1.0, 0.5, 0.4, 0.5, math.nan], [1.0, 0.5, 0.4, 0.5, 0.0], [1.0, 0.5]],
+    "fit_points": [0, 2, 9, 2.5],
+    "x_grid": [[1.0, 2.0], [0.0, 1.0, 2.0], [1.0, math.nan, 2.0]],
+    "y_grid": [[1.0, 2.0], [0.0, 1.0, 2.0], [1.0, math.inf, 2.0], np.ones((2, 4))],
+}
+_A_GRID = np.geomspace(1e-3, 1e1, 5)
+_ANALYSIS = {
+    "analysis.theory_loss": (_A.theory_loss, dict(N=[50, 60], T=80, gamma=[0.0, 1e-3], spectrum=P),
+                             dict(N=("real", "size"), T=("real", "size"), gamma=("real", "ridge0"),
+                                  spectrum=("spectrum", "spectrum"))),
+    "analysis.fitted_log_minimum": (
+        _A.fitted_log_minimum, dict(gammas=_A_GRID, loss=1.0 + np.log(_A_GRID / 0.1) ** 2),
+        dict(gammas=("array", "pos_array"), loss=("array", "loss_5"), fit_points=("int", "fit_points"),
+             degree=("int", "int"))),
+    "analysis.local_exponent": (_A.local_exponent, dict(x=[1.0, 2.0, 4.0], y=[1.0, 0.5, 0.25]),
+                                dict(x=("array", "x_grid"), y=("array", "y_grid"))),
+    "analysis.fitted_exponent": (_A.fitted_exponent, dict(x=[1.0, 2.0, 4.0], y=[1.0, 0.5, 0.25]),
+                                 dict(x=("array", "pos_array"), y=("array", "pos_array"))),
+    "analysis.sigma_y": (_A.sigma_y, dict(spectrum=P),
+                         dict(spectrum=("spectrum", "spectrum"), sigma_w=("scalar", "nonneg_scalar"))),
+    "analysis.latex_sci": (_A.latex_sci, dict(x=1.35e-4), dict(x=("scalar", "finite"), digits=("int", "int"))),
+}
+_FUNCTIONS |= _ANALYSIS
+_ANALYSIS_CASES = [p for p in _cases() if p.values[0] in _ANALYSIS]
+
+
+@pytest.mark.parametrize("fname, pname, value, kind", _ANALYSIS_CASES)
+def test_bad_input_matrix_analysis(fname, pname, value, kind):
+    test_bad_input_matrix(fname, pname, value, kind)
+
+
+@pytest.mark.parametrize("fname", list(_ANALYSIS))
+def test_the_good_call_of_the_analysis_matrix_works(fname):
+    fn, good, _ = _FUNCTIONS[fname]
+    fn(**good)
