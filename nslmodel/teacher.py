@@ -209,9 +209,11 @@ def _weighted_sums(rho, s, beta2):
         r = rho[i:i + step, None]
         a = r / (s + r)
         bb = s / (s + r)
-        out[i:i + step, 0] = (a @ b) if s.size else 0.0
-        out[i:i + step, 1] = ((a * a) @ b) if s.size else 0.0
-        out[i:i + step, 2] = ((a * bb) @ b) if s.size else 0.0
+        # numpy's own pairwise sums, not BLAS: the same bits for a row whatever the block, the
+        # array's shape or the number of BLAS threads
+        out[i:i + step, 0] = (a * b).sum(axis=1)
+        out[i:i + step, 1] = (a * a * b).sum(axis=1)
+        out[i:i + step, 2] = (a * bb * b).sum(axis=1)
     return out
 
 

@@ -74,3 +74,29 @@ def test_plain_arrays_give_the_bits_of_a_spectrum_object():
     want = nslmodel.expected_loss(N, T, GAMMA, nslmodel.Spectrum(EIGENVALUES))
     got = nslmodel.expected_loss(N, T, GAMMA, EIGENVALUES.copy())
     assert np.array_equal(bits(got), bits(want))
+
+
+@pytest.mark.parametrize("query", ["teacher_loss", "teacher_optimal_ridge"])
+def test_given_teacher_results_do_not_depend_on_shape_order_or_threads(query):
+    """The same bit-for-bit contract for the loss of a given teacher (nslmodel.teacher)."""
+    from nslmodel import teacher as tm
+
+    def f(n, t, g, s, beta2):
+        if query == "teacher_loss":
+            return tm.teacher_loss(n, t, g, s, beta2, sigma_eps=0.2)
+        res = tm.teacher_optimal_ridge(n, t, s, beta2, sigma_eps=0.1)
+        return np.stack([np.asarray(res.gamma, dtype=float), np.asarray(res.loss, dtype=float)])
+
+    n, t, g = N[:5], T[:5], GAMMA[:5]  # sizes the direct sums over M = 2000 handle quickly
+    order = np.arange(n.size)[::-1]
+    for make in (lambda: nslmodel.PowerLaw(2000, 0.7), lambda: nslmodel.Spectrum(EIGENVALUES)):
+        spec = make()
+        beta2 = tm.source_power(spec, 0.5)
+        want = bits(f(n, t, g, spec, beta2))
+        scalar = np.stack([f(n[i], t[i], g[i], spec, beta2) for i in range(n.size)], axis=-1)
+        reversed_call = f(n[order], t[order], g[order], spec, beta2)
+        with threadpool_limits(limits=1):
+            one_thread = f(n, t, g, make(), beta2)
+        assert np.array_equal(bits(scalar), want), f"scalar calls differ ({query})"
+        assert np.array_equal(bits(reversed_call)[..., np.argsort(order)], want), f"order matters ({query})"
+        assert np.array_equal(bits(one_thread), want), f"thread count matters ({query})"
