@@ -468,6 +468,25 @@ _GOLDEN_ITER = 60
 _CURV_STEP = mpf("1e-5")
 
 
+def _scan_basin(p, f, points: int, who: str):
+    """Evenly spaced scan of f over the branch variable: (xs, values, index of the smallest).
+
+    The scan runs from 25 e-folds below the branch's lower end (rho_lo, or the smallest s) to
+    15 above 2 tr / n; a minimum at either end means the infimum is a limit, not a point.
+    """
+    if p.on_interior_branch:
+        lo = mpmath.log(p.rho_lo) - 25
+    else:
+        lo = mpmath.log(min(p.s)) - 25
+    hi = mpmath.log(2 * p.trace / p.n) + 15
+    xs = [lo + (hi - lo) * k / (points - 1) for k in range(points)]
+    vals = [f(x) for x in xs]
+    k = min(range(points), key=lambda i: vals[i])
+    if k == 0 or k == points - 1:
+        raise RuntimeError(f"mp_reference.{who}: minimum at the scan boundary (index {k})")
+    return xs, vals, k
+
+
 def optimal(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) -> RefOptimum:
     r"""Minimise the total loss over gamma (paper Eq. 128).
 
@@ -484,16 +503,7 @@ def optimal(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1) 
             sig, noi = p.terms(p.state(x), sigma_w, sigma_eps, C)
             return sig + noi
 
-        if p.on_interior_branch:
-            lo = mpmath.log(p.rho_lo) - 25
-        else:
-            lo = mpmath.log(min(p.s)) - 25
-        hi = mpmath.log(2 * p.trace / p.n) + 15
-        xs = [lo + (hi - lo) * k / (_SCAN_POINTS - 1) for k in range(_SCAN_POINTS)]
-        vals = [f(x) for x in xs]
-        k = min(range(_SCAN_POINTS), key=lambda i: vals[i])
-        if k == 0 or k == _SCAN_POINTS - 1:
-            raise RuntimeError(f"mp_reference.optimal: minimum at the scan boundary (index {k})")
+        xs, vals, k = _scan_basin(p, f, _SCAN_POINTS, "optimal")
         a, b = xs[k - 1], xs[k + 1]
         invphi = (mpmath.sqrt(5) - 1) / 2
         c = b - invphi * (b - a)
@@ -554,16 +564,7 @@ def optimal_stationary(N, T, eigenvalues, *, sigma_u=1.0, sigma_w=1.0, sigma_eps
             sig, noi = p.terms(st, sigma_w, sigma_eps, C)
             return sig + noi
 
-        if p.on_interior_branch:
-            lo = mpmath.log(p.rho_lo) - 25
-        else:
-            lo = mpmath.log(min(p.s)) - 25
-        hi = mpmath.log(2 * p.trace / p.n) + 15
-        xs = [lo + (hi - lo) * k / (_STATIONARY_SCAN - 1) for k in range(_STATIONARY_SCAN)]
-        vals = [f(x) for x in xs]
-        k = min(range(_STATIONARY_SCAN), key=lambda i: vals[i])
-        if k == 0 or k == _STATIONARY_SCAN - 1:
-            raise RuntimeError(f"mp_reference.optimal_stationary: minimum at the scan boundary ({k})")
+        xs, vals, k = _scan_basin(p, f, _STATIONARY_SCAN, "optimal_stationary")
         h = _DIFF_STEP
         scale = vals[k]
         fp = lambda x: (f(x + h) - f(x - h)) / (2 * h * scale)

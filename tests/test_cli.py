@@ -76,6 +76,11 @@ def test_cli_bad_input_exits_2_with_one_line(args, name):
 @pytest.mark.parametrize("args, name", _CLI_BAD, ids=_ids)
 def test_cli_main_bad_input_exits_2_with_one_line(args, name, capsys):
     """Every bad-input case through the CLI entry point main(argv), in process."""
+    _check_main_in_process(args, name, capsys)
+
+
+def _check_main_in_process(args, name, capsys):
+    """Run main(argv) in process and check its exit status and single stderr line."""
     from nslmodel.cli import main
 
     try:
@@ -235,14 +240,7 @@ def count_cli_cases_per_subcommand() -> dict:
 
 @pytest.mark.parametrize("args, name", _CLI_CASES)
 def test_every_bad_invocation_exits_2_with_one_line(args, name, capsys):
-    from nslmodel.cli import main
-
-    try:
-        rc = main(args)
-    except SystemExit as exc:
-        rc = exc.code
-    out = capsys.readouterr()
-    _check_bad_cli_result(rc, out.out, out.err, name)
+    _check_main_in_process(args, name, capsys)
 
 
 #: Two of the issue's repros through the whole process (python -m nslmodel); the others, and
