@@ -506,18 +506,8 @@ def from_log(log_value, what: str, scales: str, where=None, *, divergent=False):
 
 
 # ---------------------------------------------------------------------------------------------
-# The shared checks as plain functions, for code that validates inside a function body
+# A shared check as a plain function, for code that validates inside a function body
 # ---------------------------------------------------------------------------------------------
-def check_common(N, T, spectrum, sigma_u):
-    """N, T (float arrays), the spectrum object and sigma_u, checked like :data:`MODEL`."""
-    return SIZE("N", N), SIZE("T", T), SPECTRUM("spectrum", spectrum), SCALE_U("sigma_u", sigma_u)
-
-
-def check_scales(sigma_w, sigma_eps, C):
-    """sigma_w, sigma_eps (>= 0) and the label dimension C, checked like :data:`MODEL`."""
-    return SCALE("sigma_w", sigma_w), SCALE("sigma_eps", sigma_eps), LABEL_DIM("C", C)
-
-
 def positive_scalar(name: str, value) -> float:
     """A single real number ``0 < value < inf``."""
     return SCALE_U(name, value)
