@@ -55,12 +55,20 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
         with np.errstate(over="ignore", under="ignore"):
             rho = np.exp(u - log_mu_per_rho(M, sigma_u))
             pref_rho = pref_w * rho if plain else np.exp(log_w + u - log_mu_per_rho(M, sigma_u))
-        gap = np.abs(Tb - Nb)
-        with np.errstate(divide="ignore", over="ignore"):
-            signal[below] = np.where(gap > 0, pref_rho * Nb * Tb / gap, np.inf)
+        # Both parts diverge on the interpolation threshold N = T; each formula is evaluated
+        # only off it (there it would be x / 0, or 0 / 0 when sigma_w = 0).
+        lt, gt = Nb < Tb, Nb > Tb
+        off = lt | gt
+        sig = np.full(Nb.shape, np.inf)
+        with np.errstate(over="ignore"):
+            sig[off] = pref_rho[off] * Nb[off] * Tb[off] / np.abs(Tb[off] - Nb[off])
+        signal[below] = sig
+        if sigma_eps > 0:
+            e = np.full(Nb.shape, np.inf)
+            e[lt] = Nb[lt] / (Tb[lt] - Nb[lt])
             # T - D2 = (T - D1) + (D1 - D2) = D1 - D2 at rho_* when T = n.
-            e = np.where(Nb < Tb, Nb / (Tb - Nb), Tb / (Nb - Tb) + s.D2 / s.D1_minus_D2)
-        noise[below] = np.where(gap > 0, pref_e * e, np.inf) if sigma_eps > 0 else 0.0
+            e[gt] = Tb[gt] / (Nb[gt] - Tb[gt]) + s.D2[gt] / s.D1_minus_D2[gt]
+            noise[below] = pref_e * e
     full = ~below
     if np.any(full):
         Nf, Tf = N[full], T[full]
@@ -73,8 +81,10 @@ def ridgeless_terms(N, T, spec, *, sigma_u, sigma_w, sigma_eps, C):
                 corner = np.exp(log_w - log_a) * R * R / 3.0
         signal[full] = np.where((Nf == R) & (Tf == R), corner, 0.0)
         if sigma_eps > 0:
-            with np.errstate(divide="ignore"):
-                noise[full] = np.where(Tf > R, pref_e * R / (Tf - R), np.inf)
+            e = np.full(Tf.shape, np.inf)  # diverges at T = R
+            past = Tf > R
+            e[past] = pref_e * R / (Tf[past] - R)
+            noise[full] = e
     if sigma_w == 0:
         signal[:] = 0.0
     return signal, noise

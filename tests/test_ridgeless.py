@@ -8,6 +8,7 @@ test_theory_properties.py, every assertion kept.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -106,3 +107,25 @@ def test_smallest_representable_gamma_reaches_the_ridgeless_limit(NT):
     got = nslmodel.expected_loss(N, T, 1e-300, spec, sigma_eps=0.1)
     want = nslmodel.ridgeless_loss(N, T, spec, sigma_eps=0.1)
     assert_rel_close(got, want, RTOL_ROUNDING, f"gamma = 1e-300 at N={N}, T={T}")
+
+
+@pytest.mark.parametrize("sigma_eps", [0.0, 0.5])
+def test_no_teacher_on_the_interpolation_threshold_raises_no_warning(sigma_eps):
+    """sigma_w = 0 at N = T: the signal formula there is 0 / 0 and must not be evaluated.
+
+    The loss is the noise part alone: 0 without label noise, and with it the closed form
+    C sigma_eps^2 / 2 * N / (T - N) for N < T (a few roundings: RTOL_ROUNDING), infinite at
+    N = T below the rank and at T = M = R for N >= M. Any RuntimeWarning is an error here.
+    """
+    spec = nslmodel.PowerLaw(400, 1.0)
+    N = np.array([50.0, 40.0, 400.0, 500.0])
+    T = np.array([50.0, 50.0, 400.0, 400.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = nslmodel.ridgeless_loss(N, T, spec, sigma_w=0.0, sigma_eps=sigma_eps)
+        single = nslmodel.ridgeless_loss(50.0, 50.0, spec, sigma_w=0.0, sigma_eps=sigma_eps)
+    if sigma_eps == 0:
+        assert np.all(got == 0.0) and single == 0.0, got
+    else:
+        assert got[0] == math.inf and single == math.inf and got[2] == got[3] == math.inf, got
+        assert_rel_close(got[1], 0.5 * sigma_eps**2 * 40 / (50 - 40), RTOL_ROUNDING, "noise at N < T")
