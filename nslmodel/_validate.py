@@ -498,6 +498,8 @@ def from_log(log_value, what: str, scales: str, where=None, *, divergent=False):
             v = float(log_value.ravel()[i]) / math.log(10.0)
             at = f" at {where(i)}" if where else ""
             size = f"about 1e{v:+.0f}" if math.isfinite(v) else "beyond 1e+308"
+            if 1e6 <= abs(v) < math.inf:  # an exponent of seven or more digits, in scientific notation
+                size = f"about 10^({v:+.2e})"
             raise ValueError(
                 f"{what} ({size}){at} {word} float64, whose normal range is 2.2e-308 "
                 f"to 1.8e+308; it {scales}: rescale the inputs"

@@ -769,3 +769,21 @@ def test_bad_input_matrix_analysis(fname, pname, value, kind):
 def test_the_good_call_of_the_analysis_matrix_works(fname):
     fn, good, _ = _FUNCTIONS[fname]
     fn(**good)
+
+
+@pytest.mark.parametrize("args, word", [((1e10, 1000, 1e300), "underflows"), ((1e-10, 1000, 1e300), "overflows"),
+                                        ((1e10, 1000, 1e3), "underflows")])
+def test_range_error_far_beyond_float64_has_a_readable_size(args, word):
+    """approx_rho = (lam_plus / M) (A / d)^(1 + alpha) at alpha = 1e300 is about 10^(-+1e301):
+    the message states that size in a few characters, not as a 300-digit exponent; moderate
+    exponents stay plain (1e-10013 at alpha = 1e3)."""
+    d, M, alpha = args
+    with pytest.raises(ValueError, match=word) as info:
+        nslmodel.scaling.approx_rho(d, M, alpha)
+    size = re.search(r"\(about (\S+)\)", str(info.value)).group(1)
+    assert len(size) <= 16, size  # "10^(-1.00e+301)"
+    shown = float(size[4:-1]) if size.startswith("10^(") else float(size[2:])
+    # log10 rho = log10(1 / M) + (1 + alpha) (log10 A - log10 d), with log10 A < 1e-6 for
+    # alpha >= 1e3 (A = (pi / (1 + alpha)) / sin(pi / (1 + alpha))); three digits are shown.
+    exponent = -math.log10(M) - (1 + alpha) * math.log10(d)
+    assert shown == pytest.approx(exponent, rel=5e-3), (size, exponent)
