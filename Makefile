@@ -5,7 +5,8 @@
 #   make book-quick  the same with the quick set of notebooks/params.yml (what the tests use)
 #   make test        the test suite (each notebook executed once at the quick set; nbval's
 #                    comparison, book build and browser check on those outputs; not `slow`)
-#   make lock        refresh requirements.lock (needs network; uv is installed into a scratch venv)
+#   make lock        refresh requirements.lock (needs network; uv is installed into a scratch venv;
+#                    an unchanged lock is left as it is, mtime included)
 #   make artifact    archive the built book for deposit (site, notebooks, lock, metadata, SHA256SUMS)
 #   make venv LOCKED=0  install from pyproject.toml's ranges instead of the lock (other platforms)
 #   make bench       the benchmarks in bench/
@@ -59,12 +60,17 @@ $(STAMP): $(STAMP_DEPS)
 	rm -f $(VENV)/.installed-*; touch $@; \
 	echo "$(VENV) ready in $$((SECONDS - start)) s"
 
+# The lock is compiled beside itself and moved into place only if its content changed: an
+# unchanged lock keeps its mtime, so the venv stamp (which depends on it) stays up to date.
 lock:
 	@test -x $(VENV)/uv/bin/uv || { $(PYTHON) -m venv $(VENV)/uv && \
 	  $(VENV)/uv/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); }
+	@new=$(LOCK).new.$$$$; trap 'rm -f "$$new"' EXIT; \
 	$(VENV)/uv/bin/uv pip compile pyproject.toml --all-extras --generate-hashes --upgrade \
 	  --python-version 3.11 --python-platform linux --custom-compile-command "make lock" \
-	  --quiet -o $(LOCK)
+	  --quiet -o "$$new"; \
+	if cmp -s "$$new" $(LOCK); then echo "$(LOCK): unchanged"; \
+	else mv "$$new" $(LOCK); echo "$(LOCK): updated"; fi
 
 # The deposit: everything a reader needs to check and rerun this copy of the book. SITE and
 # FIGURES default to the outputs of `make book`; SOURCE_DATE_EPOCH (else the commit time)

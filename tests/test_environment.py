@@ -184,6 +184,78 @@ def test_lock_targets_python_311_on_linux():
     assert f"--python-version {python}" in makefile and "--python-platform linux" in makefile
 
 
+# A stand-in for uv that writes the bytes of $FAKE_LOCK to the file after -o, as `uv pip
+# compile` does, or fails half-way with $FAKE_FAIL: the lock target runs offline against it.
+_FAKE_UV = """#!/usr/bin/env bash
+while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+if [ -n "${FAKE_FAIL:-}" ]; then printf 'half' > "$out"; exit 1; fi
+cp "$FAKE_LOCK" "$out"
+"""
+#: A fixed past mtime for the lock, so that a rewrite within the same clock tick still shows.
+_PAST_NS = 10**18
+
+
+def _lock_checkout(root):
+    """The Makefile, pyproject.toml and lock in ``root``, with the stand-in uv in its venv."""
+    import os
+
+    root.mkdir()
+    for name in ("Makefile", "pyproject.toml", "requirements.lock"):
+        (root / name).write_bytes((REPO / name).read_bytes())
+    os.utime(root / "requirements.lock", ns=(_PAST_NS, _PAST_NS))
+    uv = root / ".venv" / "uv" / "bin" / "uv"
+    uv.parent.mkdir(parents=True)
+    uv.write_text(_FAKE_UV)
+    uv.chmod(0o755)
+    return root / "requirements.lock"
+
+
+def _make_lock(root, compiled: bytes, *, fail=False):
+    import os
+    import subprocess
+
+    (root.parent / "compiled").write_bytes(compiled)
+    env = dict(os.environ, FAKE_LOCK=str(root.parent / "compiled"))
+    if fail:
+        env["FAKE_FAIL"] = "1"
+    return subprocess.run(["make", "--no-print-directory", "-C", str(root), "lock"],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+_CHECKOUT = [".venv", "Makefile", "pyproject.toml", "requirements.lock"]
+
+
+def test_make_lock_leaves_an_unchanged_lock_untouched(tmp_path):
+    """Same content: the lock keeps its inode and mtime (the venv stamp depends on it, so
+    `make venv` does not reinstall), and no temporary file is left."""
+    lock = _lock_checkout(tmp_path / "repo")
+    before = lock.stat()
+    r = _make_lock(tmp_path / "repo", LOCK.read_bytes())
+    after = lock.stat()
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "unchanged" in r.stdout, r.stdout
+    assert lock.read_bytes() == LOCK.read_bytes()
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == _CHECKOUT
+
+
+def test_make_lock_replaces_a_changed_lock(tmp_path):
+    lock = _lock_checkout(tmp_path / "repo")
+    compiled = LOCK.read_bytes() + b"# a new pin\n"
+    r = _make_lock(tmp_path / "repo", compiled)
+    assert r.returncode == 0 and "updated" in r.stdout, (r.stdout, r.stderr)
+    assert lock.read_bytes() == compiled and lock.stat().st_mtime_ns != _PAST_NS
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == _CHECKOUT
+
+
+def test_make_lock_that_fails_leaves_the_lock_and_no_partial_file(tmp_path):
+    lock = _lock_checkout(tmp_path / "repo")
+    r = _make_lock(tmp_path / "repo", b"", fail=True)
+    assert r.returncode != 0
+    assert lock.read_bytes() == LOCK.read_bytes() and lock.stat().st_mtime_ns == _PAST_NS
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == _CHECKOUT
+
+
 # --------------------------------------------------------------------------- one version
 
 
