@@ -1,8 +1,5 @@
 import sys
 
-try:
-    from .cli import main
-except KeyboardInterrupt:  # Ctrl-C while the package loads
-    sys.exit(130)
+from .cli import main  # light: numpy and the theory load inside main(), under its Ctrl-C handler
 
 sys.exit(main())

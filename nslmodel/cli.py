@@ -7,8 +7,22 @@ Examples
 
 Comma-separated values span a grid (every combination). Integer options accept integral
 values in scientific notation (``--M 1e7``). Bad input prints one line and exits with status 2;
-a failure of the numerics exits with 1, Ctrl-C with 130, and a closed output pipe (``| head``)
-ends the run quietly with 141 (128 + SIGPIPE).
+a failure of the numerics exits with 1, Ctrl-C with 130 (also while numpy and scipy load: they
+are imported inside :func:`main`), and a closed output pipe (``| head``) ends the run quietly
+with 1, as in the recipe of Python's :mod:`signal` documentation ("Note on SIGPIPE").
+
+Text output shows only the digits each number supports (``--json`` gives every number in full,
+as ``repr`` round-trips it):
+
+- ``optimal``: gamma* to ``GAMMA_DIGITS`` significant digits and L* to ``LOSS_DIGITS``, the
+  digits the solver determines (its tested accuracy against 40-digit references, 1e-10 and
+  1e-13 relative, is below one unit of the last digit). They say what the minimiser *is*, not
+  how much it matters: where the loss is flat (N << T or N >> T) a ridge far from gamma* does
+  almost as well. ``gamma_1%=lo..hi`` shows that: every ridge in it has a loss within 1%
+  (``nslmodel.optimal.LOSS_EXCESS``) of L*, to ``BAND_DIGITS`` significant digits.
+- ``simulate``: ``mean +- sem``, the standard error to ``SEM_DIGITS`` significant digits and the
+  mean rounded at the same decimal place.
+- ``loss`` and ``ridgeless`` print the value as ``repr`` (round-trip) digits.
 """
 
 from __future__ import annotations
@@ -16,14 +30,42 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import sys
-
-import numpy as np
 
 from . import __version__
 
 __all__ = ["main"]
+
+# Significant digits of the text output (see the module docstring). gamma* and L* are accurate
+# to 1e-10 and 1e-13 relative (tests/test_theory_reference.py, GAMMA_STAR_RTOL and
+# LOSS_STAR_RTOL; measured <= 6e-14 and 6e-15): with d digits one unit of the last digit is at
+# least 10**-d of the value, so the error stays below one unit.
+GAMMA_DIGITS = 10
+LOSS_DIGITS = 13
+#: The 1% band is a measure of flatness, not a precise quantity: two digits say where it lies.
+BAND_DIGITS = 2
+#: The standard error is itself uncertain by ~1 / sqrt(2 (trials - 1)) relative (10% at 50
+#: trials, 1% at 5000): two significant digits, the usual convention, are all it supports for
+#: any practical number of trials.
+SEM_DIGITS = 2
+
+# Epilogs of `optimal --help` and `simulate --help` (argparse rewraps them). The 1% is
+# nslmodel.optimal.LOSS_EXCESS, not imported here so that --help needs no numpy (tested).
+_OPTIMAL_HELP = (
+    f"Text output: gamma* to {GAMMA_DIGITS} and L* to {LOSS_DIGITS} significant digits, the "
+    "digits the solver determines (accurate to 1e-10 and 1e-13 relative: the error is below one "
+    "unit of the last digit). They say what the minimiser is, not how much it matters: where the "
+    "loss is flat (N << T or N >> T) ridges far from gamma* do almost as well. gamma_1%=lo..hi is "
+    f"the range of ridges whose loss is within 1% of L* ({BAND_DIGITS} significant digits). --json "
+    "prints every number in full, with the band as gamma_lo and gamma_hi."
+)
+_SIMULATE_HELP = (
+    f"Text output: mean +/- sem, the standard error of the mean to {SEM_DIGITS} significant digits "
+    "and the mean rounded at the same decimal place (one trial: the sem is inf and the mean is "
+    f"shown to {SEM_DIGITS} digits). --json prints both in full."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,8 +122,9 @@ def _parser() -> _Parser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _common(sub.add_parser("loss", help="expected test loss at ridge gamma (paper Eqs. 93-104)"), gamma=True)
     _common(sub.add_parser("ridgeless", help="ridgeless limit gamma -> 0 (paper Eqs. 105-126)"), gamma=False)
-    _common(sub.add_parser("optimal", help="optimal ridge gamma* and the loss there (paper Eq. 128)"), gamma=False)
-    sim = sub.add_parser("simulate", help="Monte Carlo estimate of the loss (mean +/- sem)")
+    _common(sub.add_parser("optimal", help="optimal ridge gamma* and the loss there (paper Eq. 128)",
+                           epilog=_OPTIMAL_HELP), gamma=False)
+    sim = sub.add_parser("simulate", help="Monte Carlo estimate of the loss (mean +/- sem)", epilog=_SIMULATE_HELP)
     _common(sim, gamma=True)
     sim.add_argument("--trials", type=_integer, required=True, help="number of independent draws")
     sim.add_argument("--seed", type=_integer, required=True, help="seed for numpy.random.SeedSequence")
@@ -91,6 +134,10 @@ def _parser() -> _Parser:
 
 
 def _run(args) -> list[dict]:
+    # numpy, scipy and the theory load here, inside main()'s handlers, not when this module is
+    # imported: a Ctrl-C while they load ends like any other (one line, status 130).
+    import numpy as np
+
     import nslmodel
 
     spec = nslmodel.PowerLaw(args.M, args.alpha, args.lam_plus)
@@ -122,8 +169,9 @@ def _run(args) -> list[dict]:
             rows = [dict(N=a, T=b, loss=float(v)) for (a, b), v in zip(pts, vals)]
         else:
             o = nslmodel.optimal_ridge(N, T, spec, **kw)
-            gs, ls = np.atleast_1d(o.gamma), np.atleast_1d(o.loss)
-            rows = [dict(N=a, T=b, gamma=float(x), loss=float(y)) for (a, b), x, y in zip(pts, gs, ls)]
+            cols = [np.atleast_1d(x) for x in (o.gamma, o.loss, o.gamma_lo, o.gamma_hi)]
+            rows = [dict(N=a, T=b, gamma=float(g), loss=float(y), gamma_lo=float(lo), gamma_hi=float(hi))
+                    for (a, b), g, y, lo, hi in zip(pts, *cols)]
     return rows
 
 
@@ -136,31 +184,61 @@ def _plus_minus(stream) -> str:
     return "\u00b1"
 
 
+def _significant(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits in scientific notation; 0 and inf as such."""
+    if x == 0 or math.isinf(x):
+        return repr(x)
+    return f"{x:.{digits - 1}e}"
+
+
+def _mean_sem(mean: float, sem: float, pm: str) -> str:
+    """``mean pm sem``: sem to SEM_DIGITS significant digits, mean rounded at its last digit."""
+    if sem == 0:  # every trial gave the same loss (e.g. sigma_w = sigma_eps = 0): exact
+        return f"{mean!r} {pm} 0.0"
+    if math.isinf(sem):  # one trial: no spread to set the digits
+        return f"{_significant(mean, SEM_DIGITS)} {pm} inf"
+    sem_text = f"{sem:.{SEM_DIGITS - 1}e}"  # rounds first: 0.0996 becomes 1.0e-01
+    last = int(sem_text.split("e")[1]) - (SEM_DIGITS - 1)  # decimal exponent of the last digit
+    if -6 <= last <= 0:  # fixed point reads best here: 2.410 +- 0.012
+        return f"{mean:.{-last}f} {pm} {float(sem_text):.{-last}f}"
+    from decimal import Decimal
+
+    mean_text = Decimal(mean).quantize(Decimal(1).scaleb(last))  # exact rounding at 10**last
+    return f"{mean_text:e} {pm} {Decimal(sem_text):e}"
+
+
+def _result_text(r: dict, command: str, pm: str) -> str:
+    """The result fields of one row, popped from ``r`` (which keeps the inputs), as text."""
+    if command == "simulate":
+        r.pop("trials"), r.pop("seed")
+        return _mean_sem(r.pop("mean"), r.pop("sem"), pm)
+    if command == "optimal":
+        from .optimal import LOSS_EXCESS
+
+        band = f"{_significant(r.pop('gamma_lo'), BAND_DIGITS)}..{_significant(r.pop('gamma_hi'), BAND_DIGITS)}"
+        return (f"gamma*={_significant(r.pop('gamma'), GAMMA_DIGITS)} "
+                f"loss={_significant(r.pop('loss'), LOSS_DIGITS)} gamma_{LOSS_EXCESS:.0%}={band}")
+    return repr(r.pop("loss"))
+
+
 def _text(rows: list[dict], command: str, pm: str = "\u00b1") -> str:
+    """One result alone; on a grid one line per point, its inputs first."""
     if len(rows) == 1:
-        r = rows[0]
-        if command == "simulate":
-            return f"{r['mean']!r} {pm} {r['sem']!r}"
-        if command == "optimal":
-            return f"gamma*={r['gamma']!r} loss={r['loss']!r}"
-        return repr(r["loss"])
+        return _result_text(dict(rows[0]), command, pm)
     lines = []
-    for r in rows:
-        if command == "simulate":
-            r = dict(r)
-            val = f"{r.pop('mean')!r} {pm} {r.pop('sem')!r}"
-            r.pop("trials"), r.pop("seed")
-            lines.append(" ".join(f"{k}={v!r}" for k, v in r.items()) + " loss=" + val)
-        else:
-            lines.append(" ".join(f"{k}={v!r}" for k, v in r.items()))
+    for row in rows:
+        r = dict(row)
+        result = _result_text(r, command, pm)
+        label = "" if command == "optimal" else "loss="
+        lines.append(" ".join(f"{k}={v!r}" for k, v in r.items()) + f" {label}{result}")
     return "\n".join(lines)
 
 
 def _json_value(v):
     """Floats as JSON numbers; the documented infinities (ridgeless loss at N = T) as "inf"."""
-    if not isinstance(v, float) or np.isfinite(v):
+    if not isinstance(v, float) or math.isfinite(v):
         return v
-    if np.isnan(v):  # the API never returns NaN; refuse to print one
+    if math.isnan(v):  # the API never returns NaN; refuse to print one
         raise FloatingPointError("a result is NaN; please report the inputs")
     return "inf" if v > 0 else "-inf"
 
@@ -189,11 +267,12 @@ def main(argv=None) -> int:
         print("nslmodel: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (e.g. `| head -1`): point stdout at devnull so that the flush
-        # at exit cannot fail again, and end quietly.
+        # The reader went away (e.g. `| head -1`). Python's recipe (signal module, "Note on
+        # SIGPIPE"): point stdout at devnull so that the flush at exit cannot fail again, and
+        # exit with 1, quietly, as Python itself does on EPIPE.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return 1
     except Exception as exc:  # failures of the numerics (e.g. no convergence): one line too
         _error(f"{type(exc).__name__}: {exc}")
         return 1

@@ -327,15 +327,66 @@ def test_ctrl_c_during_simulate_exits_130_with_one_line():
     assert err.strip() == "nslmodel: interrupted" and out == ""
 
 
+#: The entry points as they start: the console script's wrapper (`from nslmodel.cli import
+#: main; sys.exit(main())`) and `python -m nslmodel`.
+_ENTRY_POINTS = {
+    "console-script": "from nslmodel.cli import main; sys.exit(main())",
+    "python -m": "import runpy; runpy.run_module('nslmodel', run_name='__main__', alter_sys=True)",
+}
+# A finder that stalls the import of numpy (as a cold disk cache does for a second or more)
+# and says so, so that SIGINT lands inside that import, not before or after it.
+_SLOW_NUMPY = """
+import sys, time
+class SlowNumpy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            print("importing numpy", file=sys.stderr, flush=True)
+            time.sleep(60)
+sys.meta_path.insert(0, SlowNumpy())
+"""
+
+
+@pytest.mark.parametrize("entry", list(_ENTRY_POINTS))
+def test_ctrl_c_while_numpy_loads_exits_130_with_one_line(entry):
+    """SIGINT while the package's dependencies import: one line, status 130, no traceback."""
+    import signal
+
+    args = ["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4"]
+    p = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_NUMPY + _ENTRY_POINTS[entry], *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored when run in background
+    )
+    try:
+        assert p.stderr.readline() == "importing numpy\n"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130, (p.returncode, err)
+    assert err.strip() == "nslmodel: interrupted" and out == ""
+
+
+def test_importing_the_cli_loads_no_numpy():
+    """`nslmodel --help` and `--version` need neither numpy nor scipy (and so start at once)."""
+    code = ("import sys; from nslmodel.cli import main\n"
+            "try:\n    main(['optimal', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith("[]"), (r.stdout, r.stderr)
+
+
 def test_closed_pipe_ends_quietly():
-    """`nslmodel loss ... | head -1` on a grid whose output exceeds the pipe buffer (64 KiB)."""
+    """`nslmodel loss ... | head -1` on a grid whose output exceeds the pipe buffer (64 KiB):
+    nothing on stderr and status 1, as in the recipe of Python's signal module documentation
+    ("Note on SIGPIPE"; Python itself exits with 1 on EPIPE)."""
     grid = ",".join(str(n) for n in range(1, 1201))
-    cmd = (f"set -o pipefail; {sys.executable} -m nslmodel loss --M 1000 --alpha 1 --N {grid} --T 1000 "
-           "--gamma 1e-4,1e-3 | head -1")
+    cmd = (f"{sys.executable} -m nslmodel loss --M 1000 --alpha 1 --N {grid} --T 1000 "
+           "--gamma 1e-4,1e-3 | head -1; exit ${PIPESTATUS[0]}")
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert r.stderr == "", r.stderr
     assert len(r.stdout.splitlines()) == 1 and r.stdout.startswith("N=1.0 ")
-    assert r.returncode == 141  # 128 + SIGPIPE, like any filter cut off by head
+    assert r.returncode == 1, r.returncode
 
 
 def test_plus_minus_falls_back_to_ascii_under_the_c_locale():
@@ -364,3 +415,152 @@ def test_plus_minus_follows_what_stdout_can_encode(encoding, sign):
     stream = Stream()
     stream.encoding = encoding
     assert _plus_minus(stream) == sign
+
+
+# --------------------------------------------------------------------------------------------
+# Text output: only the digits each number supports
+# --------------------------------------------------------------------------------------------
+
+def _significant_digits(text):
+    """Significant digits written in a number's mantissa ('2.410e-4' -> 4, '0.0120' -> 3)."""
+    mantissa = text.lower().split("e")[0].lstrip("+-").replace(".", "")
+    return len(mantissa.lstrip("0"))
+
+
+def _last_unit(text):
+    """The value of one unit in the last written digit ('2.410e-4' -> 1e-7, '0.012' -> 1e-3)."""
+    mantissa, _, exp = text.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 10.0 ** (int(exp or 0) - decimals)
+
+
+def _fields(line):
+    return dict(f.split("=", 1) for f in line.split())
+
+
+#: (M, alpha, N, T): the flat regime (T / N = 1e6, the loss changes ~1e-12 when gamma doubles)
+#: and a sharp minimum (N = T), on spectra the 40-digit reference rebuilds exactly.
+_OPTIMAL_DIGIT_CASES = [(300, 0.5, 10, 1e7), (300, 1.0, 100, 100)]
+
+
+@pytest.mark.parametrize("M, alpha, N, T", _OPTIMAL_DIGIT_CASES)
+def test_optimal_text_shows_the_digits_the_solver_determines(M, alpha, N, T, capsys):
+    """gamma* and L* carry GAMMA_DIGITS and LOSS_DIGITS significant digits, each within 1.5
+    units of its last digit of the 40-digit optimum (half a unit of rounding plus the solver's
+    tested accuracy, 1e-10 and 1e-13 relative, which is below one unit with that many digits);
+    the 1% band is the API's gamma_lo..gamma_hi rounded to BAND_DIGITS, around gamma*; --json
+    keeps the API's bits."""
+    import mp_reference as ref
+    from nslmodel.cli import BAND_DIGITS, GAMMA_DIGITS, LOSS_DIGITS, main
+
+    base = ["--M", str(M), "--alpha", str(alpha), "--N", str(N), "--T", str(T)]
+    assert main(["optimal", *base]) == 0
+    f = _fields(capsys.readouterr().out)
+    exact = ref.optimal_stationary(N, T, ref.power_law_eigenvalues(M, alpha))
+    for key, digits, want in (("gamma*", GAMMA_DIGITS, exact.gamma), ("loss", LOSS_DIGITS, exact.loss)):
+        assert _significant_digits(f[key]) == digits, f
+        assert abs(float(f[key]) - float(want)) <= 1.5 * _last_unit(f[key]), (key, f[key], want)
+    o = nslmodel.optimal_ridge(N, T, nslmodel.PowerLaw(M, alpha))
+    lo, hi = f["gamma_1%"].split("..")
+    for text, value in ((lo, o.gamma_lo), (hi, o.gamma_hi)):
+        if value == 0 or math.isinf(value):  # the band reaches gamma -> 0 or -> infinity: exact
+            assert float(text) == value, (text, value)
+            continue
+        assert _significant_digits(text) == BAND_DIGITS, text
+        assert abs(float(text) - value) <= 0.5 * _last_unit(text) * (1 + 1e-12), (text, value)  # rounding only
+    assert float(lo) <= float(f["gamma*"]) <= float(hi)
+    assert main(["optimal", *base, "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert (rec["gamma"], rec["loss"], rec["gamma_lo"], rec["gamma_hi"]) == (o.gamma, o.loss, o.gamma_lo, o.gamma_hi)
+
+
+def test_optimal_text_at_the_ridgeless_optimum(capsys):
+    """min(N, T) >= M without noise: gamma* = 0 and L* = 0 exactly, printed as such."""
+    from nslmodel.cli import main
+
+    assert main(["optimal", "--M", "100", "--alpha", "1", "--N", "200,300", "--T", "400"]) == 0
+    for line in capsys.readouterr().out.splitlines():
+        f = _fields(line)
+        assert (float(f["gamma*"]), float(f["loss"])) == (0.0, 0.0), line
+
+
+def test_help_states_what_the_printed_digits_mean(capsys):
+    from nslmodel.cli import BAND_DIGITS, GAMMA_DIGITS, LOSS_DIGITS, SEM_DIGITS, main
+    from nslmodel.optimal import LOSS_EXCESS
+
+    for cmd, phrases in (("optimal", [f"gamma* to {GAMMA_DIGITS}", f"L* to {LOSS_DIGITS}",
+                                      f"within {LOSS_EXCESS:.0%} of L* ({BAND_DIGITS} significant"]),
+                         ("simulate", [f"mean to {SEM_DIGITS} significant", "same decimal place"])):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(p in text for p in phrases), (cmd, text)
+
+
+def _check_mean_sem(text, mean, sem, sem_digits):
+    """mean +- sem text: sem to sem_digits significant digits, mean rounded at its last digit."""
+    mean_text, sign, sem_text = text.split()
+    assert sign in ("+/-", "\u00b1"), text
+    unit = _last_unit(sem_text)
+    assert _significant_digits(sem_text) == sem_digits, text
+    assert abs(float(sem_text) - sem) <= 0.5 * unit * (1 + 1e-12), text  # rounding only
+    assert _last_unit(mean_text) == pytest.approx(unit, rel=1e-12), text  # the same last place
+    assert abs(float(mean_text) - mean) <= 0.5 * unit * (1 + 1e-12), text
+
+
+@pytest.mark.parametrize("mean, sem", [
+    (2.40953, 0.0123), (2.40953, 0.0996), (2410.3, 12.3), (2410.3, 123.0), (5.538e-4, 1.234e-6),
+    (9.99996e-4, 1.2e-8), (0.003, 0.05), (1.0e-12, 3.3e-15), (0.5, 0.00049999),
+])
+def test_mean_sem_rounds_the_mean_at_the_last_digit_of_the_sem(mean, sem):
+    """Roll-overs included: a sem of 0.0996 shows as 0.10 and the mean to two decimals."""
+    from nslmodel.cli import SEM_DIGITS, _mean_sem
+
+    _check_mean_sem(_mean_sem(mean, sem, "+/-"), mean, sem, SEM_DIGITS)
+
+
+def test_mean_sem_without_a_spread():
+    """One trial (sem = inf): the mean to SEM_DIGITS digits; identical trials (sem = 0): exact."""
+    from nslmodel.cli import SEM_DIGITS, _mean_sem
+
+    mean_text, _, sem_text = _mean_sem(1.2345e-4, math.inf, "+/-").split()
+    assert sem_text == "inf" and _significant_digits(mean_text) == SEM_DIGITS
+    assert abs(float(mean_text) - 1.2345e-4) <= 0.5 * _last_unit(mean_text)
+    assert _mean_sem(0.0, 0.0, "+/-") == "0.0 +/- 0.0"
+
+
+def test_simulate_text_shows_mean_and_sem_to_the_digits_of_the_sem(capsys):
+    """Single point and grid, against the API's result for the same seed (the same bits)."""
+    from nslmodel.cli import SEM_DIGITS, main
+
+    spec = nslmodel.PowerLaw(400, 1.0)
+    common = ["--M", "400", "--alpha", "1", "--T", "80", "--gamma", "1e-3", "--trials", "20", "--seed", "1",
+              "--no-progress"]
+    assert main(["simulate", *common, "--N", "50"]) == 0
+    r = nslmodel.simulate_loss(50.0, 80.0, 1e-3, spec, trials=20, seed=1, progress=False)
+    _check_mean_sem(capsys.readouterr().out.strip(), r.mean, r.sem, SEM_DIGITS)
+    assert main(["simulate", *common, "--N", "50,60"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for n, line in zip((50.0, 60.0), lines):
+        r = nslmodel.simulate_loss(n, 80.0, 1e-3, spec, trials=20, seed=1, progress=False)
+        assert line.startswith(f"N={n!r} T=80.0 gamma=0.001 loss="), line
+        _check_mean_sem(line.split("loss=", 1)[1], r.mean, r.sem, SEM_DIGITS)
+    assert main(["simulate", *common, "--N", "50", "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    r = nslmodel.simulate_loss(50.0, 80.0, 1e-3, spec, trials=20, seed=1, progress=False)
+    assert (rec["mean"], rec["sem"]) == (r.mean, r.sem)  # full precision, the API's bits
+
+
+def test_readme_cli_example_is_what_the_cli_prints(capsys):
+    """The README's `nslmodel optimal` example, rerun: its digits are the determined ones, so the
+    text is the same on every machine."""
+    import shlex
+    from pathlib import Path
+
+    from nslmodel.cli import main
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```console\n\$ nslmodel (.*)\n(.*)\n```", readme)
+    assert block, "README: no console example of the CLI"
+    assert main(shlex.split(block.group(1))) == 0
+    assert capsys.readouterr().out.strip() == block.group(2)
