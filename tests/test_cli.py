@@ -304,27 +304,33 @@ def test_json_never_holds_nan_and_marks_true_divergences(capsys):
         _json_value(math.nan)
 
 
-def test_ctrl_c_during_simulate_exits_130_with_one_line():
-    """SIGINT in the middle of a long simulation: one line on stderr, status 130."""
+def _interrupt(code, args, ready, wait=0.0):
+    """Run ``python -c code *args``, send SIGINT ``wait`` s after it prints ``ready`` on stderr,
+    and check the end: status 130, the one line on stderr, nothing on stdout."""
     import signal
     import time
 
-    code = "import sys, nslmodel.cli as c; print('ready', file=sys.stderr, flush=True); sys.exit(c.main(sys.argv[1:]))"
-    args = ["simulate", "--M", "4000", "--alpha", "1", "--N", "500", "--T", "800", "--gamma", "1e-3",
-            "--trials", "1000", "--seed", "1"]
     p = subprocess.Popen(
         [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored when run in background
     )
     try:
-        assert p.stderr.readline() == "ready\n"
-        time.sleep(0.5)  # into the trials: 1000 of them at M = 4000 take minutes
+        assert p.stderr.readline() == ready + "\n"
+        time.sleep(wait)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:
         p.kill()
     assert p.returncode == 130, (p.returncode, err)
     assert err.strip() == "nslmodel: interrupted" and out == ""
+
+
+def test_ctrl_c_during_simulate_exits_130_with_one_line():
+    """SIGINT in the middle of a long simulation: one line on stderr, status 130."""
+    code = "import sys, nslmodel.cli as c; print('ready', file=sys.stderr, flush=True); sys.exit(c.main(sys.argv[1:]))"
+    args = ["simulate", "--M", "4000", "--alpha", "1", "--N", "500", "--T", "800", "--gamma", "1e-3",
+            "--trials", "1000", "--seed", "1"]
+    _interrupt(code, args, "ready", wait=0.5)  # into the trials: 1000 of them at M = 4000 take minutes
 
 
 #: The entry points as they start: the console script's wrapper (`from nslmodel.cli import
@@ -349,22 +355,8 @@ sys.meta_path.insert(0, SlowNumpy())
 @pytest.mark.parametrize("entry", list(_ENTRY_POINTS))
 def test_ctrl_c_while_numpy_loads_exits_130_with_one_line(entry):
     """SIGINT while the package's dependencies import: one line, status 130, no traceback."""
-    import signal
-
     args = ["loss", *BASE, "--N", "100", "--T", "1000", "--gamma", "1e-4"]
-    p = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_NUMPY + _ENTRY_POINTS[entry], *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored when run in background
-    )
-    try:
-        assert p.stderr.readline() == "importing numpy\n"
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-    finally:
-        p.kill()
-    assert p.returncode == 130, (p.returncode, err)
-    assert err.strip() == "nslmodel: interrupted" and out == ""
+    _interrupt(_SLOW_NUMPY + _ENTRY_POINTS[entry], args, "importing numpy")
 
 
 def test_importing_the_cli_loads_no_numpy():
