@@ -184,7 +184,29 @@ class Real:
             word = "finite"
         return f"{word} ({lo} {name} {hi})"
 
+    def _plain_ok(self, v: float) -> bool:
+        """Whether a Python float passes: the comparisons of :meth:`__call__`, without numpy."""
+        if self.or_zero and v == 0:
+            return True
+        if not math.isfinite(v):
+            return False
+        if self.low is not None and not (v >= self.low if self.closed_low else v > self.low):
+            return False
+        return self.high is None or (v <= self.high if self.closed_high else v < self.high)
+
     def __call__(self, name: str, value):
+        # Fast path for the common plain Python float or int (exactly those types: bool is an
+        # int, numpy scalars take the general path): the same IEEE comparisons in Python
+        # floats and the same result as below. Anything that fails goes the general way, which
+        # raises the error with its message.
+        kind = type(value)
+        if kind is float or kind is int:
+            try:
+                v = float(value)
+            except OverflowError:
+                v = None
+            if v is not None and self._plain_ok(v):
+                return v if self.scalar else np.asarray(v)
         what = "a single real number" if self.scalar else "a real number or an array of real numbers"
         arr = _reals(name, value, what)
         if self.scalar and arr.ndim != 0:
@@ -218,6 +240,8 @@ class Integer:
     def __call__(self, name: str, value):
         if self.array:
             return self._array(name, value)
+        if type(value) is int and self.low <= value <= self.high:  # fast path, same result
+            return value
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
         if _wrong_scalar_kind(value) or not isinstance(value, numbers.Real):
@@ -391,8 +415,11 @@ def eigenvalues(name: str, value) -> np.ndarray:
 
 
 def _spectrum(name: str, value):
+    if type(value) in _SPECTRUM_TYPES:  # fast path: a spectrum object passes as it is
+        return value
     from .spectra import PowerLaw, Spectrum, from_eigenvalues
 
+    _SPECTRUM_TYPES.update((PowerLaw, Spectrum))
     if isinstance(value, (PowerLaw, Spectrum)):
         return value
     if value is None or isinstance(value, (str, bytes, bool)) or isinstance(value, numbers.Number):
@@ -402,6 +429,8 @@ def _spectrum(name: str, value):
     return from_eigenvalues(eigenvalues(name, value))
 
 
+# The spectrum classes, filled on first use (nslmodel.spectra imports this module).
+_SPECTRUM_TYPES: set = set()
 SPECTRUM = _spectrum
 EXECUTOR = _executor
 SEED = _seed
@@ -423,13 +452,56 @@ MODEL = dict(
 # The decorator
 # ---------------------------------------------------------------------------------------------
 def _check_broadcast(values: dict) -> None:
-    shapes = {k: np.shape(v) for k, v in values.items()}
+    shapes = {k: v.shape if isinstance(v, np.ndarray) else np.shape(v) for k, v in values.items()}
+    first = next(iter(shapes.values()), ())
+    if all(s == first for s in shapes.values()):  # equal shapes broadcast: skip numpy's check
+        return
     try:
         np.broadcast_shapes(*shapes.values())
     except ValueError:
         names = ", ".join(shapes)
         got = ", ".join(f"{k} {s}" for k, s in shapes.items())
         raise ValueError(f"{names} must have shapes that broadcast together; got {got}") from None
+
+
+def _fast_binder(sig: inspect.Signature):
+    """A function ``(args, kwargs) -> arguments dict`` equal to ``sig.bind`` + ``apply_defaults``.
+
+    It handles the plain case (named parameters, no ``*args``/``**kwargs``, no positional-only
+    ones) in a few dict operations, and returns None for anything else (too many positional
+    arguments, an unknown, repeated or missing name), which the caller then binds with
+    ``sig.bind`` to raise its usual TypeError. None is also returned for signatures it does
+    not cover.
+    """
+    params = list(sig.parameters.values())
+    simple = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    if any(p.kind not in simple for p in params):
+        return None
+    order = [p.name for p in params]
+    positional = [p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    names = frozenset(order)
+    n_pos = len(positional)
+
+    def bind(args, kwargs):
+        if len(args) > n_pos:
+            return None
+        given = dict(zip(positional, args))
+        for k in kwargs:
+            if k in given or k not in names:
+                return None
+        given.update(kwargs)
+        arguments = {}
+        for k in order:  # in signature order, as BoundArguments.arguments
+            if k in given:
+                arguments[k] = given[k]
+            elif k in defaults:
+                arguments[k] = defaults[k]
+            else:
+                return None
+        return arguments
+
+    return bind
 
 
 def validated(*, broadcast: tuple = (), **constraints):
@@ -444,17 +516,23 @@ def validated(*, broadcast: tuple = (), **constraints):
         unknown = set(constraints) - set(sig.parameters)
         if unknown:
             raise TypeError(f"{func.__name__} has no parameter(s) {sorted(unknown)}")
+        # The binding is worked out once here, not on every call (inspect's bind costs more
+        # than all the checks of a scalar call together).
+        fast_bind = _fast_binder(sig)
+        checks = tuple(constraints.items())
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            bound.apply_defaults()
-            arguments = bound.arguments
-            for name, check in constraints.items():
+            arguments = fast_bind(args, kwargs) if fast_bind is not None else None
+            if arguments is None:
+                bound = sig.bind(*args, **kwargs)
+                bound.apply_defaults()
+                arguments = bound.arguments
+            for name, check in checks:
                 arguments[name] = check(name, arguments[name])
             if broadcast:
                 _check_broadcast({k: arguments[k] for k in broadcast})
-            return func(*bound.args, **bound.kwargs)
+            return func(**arguments) if fast_bind is not None else func(*bound.args, **bound.kwargs)
 
         wrapper.constraints = dict(constraints)
         return wrapper

@@ -21,7 +21,8 @@ import numpy as np
 
 from . import _validate
 from ._traces import log_mu_per_rho
-from .solver import solve_flat
+from ._validate import LOG_HUGE
+from .solver import solve_flat, solve_point
 
 __all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve", "log_slope"]
 
@@ -99,9 +100,15 @@ def noise_loss(dN, den, f1, f12, f2, *, C, sigma_eps):
     if sigma_eps == 0:
         return np.zeros(np.shape(den))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # caught by the caller
-        noise = 0.5 * np.float64(C) * np.float64(sigma_eps) ** 2 * (f2 * dN + f1 * f12) / den
+        noise = noise_prefactor(C, sigma_eps) * (f2 * dN + f1 * f12) / den
     # Every term underflowed with the denominator: below float64, an underflow for the caller.
     return np.where(den > 0, noise, 0.0)
+
+
+def noise_prefactor(C, sigma_eps) -> np.float64:
+    r""":math:`C \sigma_\epsilon^2 / 2`, formed in one fixed order (scalar and array paths alike)."""
+    with np.errstate(over="ignore"):  # an overflow is caught by the caller
+        return 0.5 * np.float64(C) * np.float64(sigma_eps) ** 2
 
 
 def terms_flat(N, T, log_rho, dN, dT, s, *, C, sigma_u, sigma_w, sigma_eps):
@@ -161,6 +168,43 @@ def check_range(total, text, where, *, divergent=False, exact_zero=False):
     return total
 
 
+# A total loss within these bounds is a normal float64 whose log lies inside
+# [LOG_TINY, LOG_HUGE] with room to spare: check_range would accept it unchanged.
+_PLAIN_LOW = 2.0 * TINY
+_PLAIN_HIGH = 0.5 * float(np.finfo(float).max)
+
+
+def _terms_point(N: float, T: float, gamma: float, spec, *, C, sigma_u, sigma_w, sigma_eps):
+    """:func:`expected_loss_terms` at one point in Python floats, or None outside the plain case.
+
+    The same IEEE operations in the same order as :func:`terms_flat` and the array path (numpy's
+    exp and log on scalars), hence the same bits; it only saves numpy's per-call overhead. Where
+    anything is out of the ordinary (D1 - D2 or the denominator at the edge of float64, a loss
+    check_range would refuse, an exact zero), it returns None and the array path decides.
+    """
+    _, log_rho, dN, dT, s = solve_point(N, T, gamma, spec.table, spec.M, sigma_u)
+    f1, _, f12, f2, _ = s
+    den = dN * dT + (dN + dT) * f12  # the second, all-positive form of D
+    if not (f12 >= TINY and TINY <= den < math.inf):
+        return None
+    sig = noi = 0.0
+    if sigma_w != 0:
+        log_l = log_prefactor(C, sigma_w, sigma_u) + log_rho + _log(N * T) + _log(f12) - _log(den)
+        if not log_l < LOG_HUGE:
+            return None
+        sig = float(np.exp(log_l))
+    if sigma_eps != 0:
+        noi = float(noise_prefactor(C, sigma_eps) * (f2 * dN + f1 * f12) / den)
+    total = sig + noi
+    if not (_PLAIN_LOW <= total <= _PLAIN_HIGH):
+        return None
+    return LossTerms(signal=sig, noise=noi, total=total)
+
+
+def _log(x: float) -> float:
+    return float(np.log(x))  # numpy's log, the one the array path uses
+
+
 @_validate.validated(
     gamma=_validate.RIDGE, broadcast=("N", "T", "gamma"),
     teacher=_validate.Optional(_validate.TEACHER_POWER), **_validate.MODEL,
@@ -175,6 +219,11 @@ def expected_loss_terms(
         no_sigma_w(sigma_w)
         return teacher_loss_terms(N, T, gamma, spectrum, teacher, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
     spec = spectrum
+    if N.ndim == 0 and T.ndim == 0 and gamma.ndim == 0:
+        point = _terms_point(float(N), float(T), float(gamma), spec, C=C, sigma_u=sigma_u,
+                             sigma_w=sigma_w, sigma_eps=sigma_eps)
+        if point is not None:
+            return point
     N, T, gamma = np.broadcast_arrays(N, T, gamma)
     shape = N.shape
     Nf, Tf, gf = N.ravel(), T.ravel(), gamma.ravel()

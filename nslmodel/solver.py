@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._traces import log_mu_per_rho
+from ._traces import Sums, log_mu_per_rho
 
 __all__ = ["Solution", "ConvergenceError", "solve", "ridgeless_root"]
 
@@ -227,15 +227,25 @@ def _finish(N, T, gamma, u, table, M, sigma_u):
 
 def _finish_point(N, T, gamma, table, M, sigma_u):
     """:func:`_finish` of the root of one point, in Python floats (same bits, less overhead)."""
-    n_, t_, g_ = float(N[0]), float(T[0]), float(gamma[0])
-    u = _solve_point(n_, t_, g_, table, M, sigma_u)
-    Delta = abs(n_ - t_)
-    log_gs = _log(g_) + log_mu_per_rho(M, sigma_u)
-    sums = table.sums(np.array([u]))
+    u, log_rho, dN, dT, sums = solve_point(float(N[0]), float(T[0]), float(gamma[0]), table, M, sigma_u)
+    s = Sums(*(np.array([f]) for f in sums))
+    return np.array([u]), np.array([log_rho]), np.array([dN]), np.array([dT]), s
+
+
+def solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float):
+    """``(u, log_rho, dN, dT, sums)`` of :func:`solve_flat` for one point, as Python floats.
+
+    Bit for bit the element of an array call (the same IEEE operations in the same order);
+    ``sums`` is a list of the five sums in ``Sums`` order.
+    """
+    u = _solve_point(N, T, gamma, table, M, sigma_u)
+    Delta = abs(N - T)
+    log_gs = _log(gamma) + log_mu_per_rho(M, sigma_u)
+    sums = _np_exp_list(table.log_sums_point(u))
     dn = _delta_point(log_gs - u, Delta)
-    dN, dT = (dn, dn + Delta) if n_ <= t_ else (dn + Delta, dn)
+    dN, dT = (dn, dn + Delta) if N <= T else (dn + Delta, dn)
     log_rho = u - log_mu_per_rho(M, sigma_u)
-    return np.array([u]), np.array([log_rho]), np.array([dN]), np.array([dT]), sums
+    return u, log_rho, dN, dT, sums
 
 
 def _exp(x: float) -> float:
@@ -295,9 +305,22 @@ def _ridgeless_root_point(n: float, table) -> float:
     return _newton_point(residual, hi, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
 
 
-def _delta_point(logq: float, Delta: float) -> float:
+# Below this log, numpy's exp cannot overflow (log of the largest float64 is 709.78), so the
+# scalar code may skip the cost of an errstate context.
+_LOG_EXP_SAFE = 709.0
+
+
+def _exp_quiet(x: float) -> float:
+    """``_exp(x)``, returning inf without a warning where it overflows."""
+    if x <= _LOG_EXP_SAFE:
+        return _exp(x)
     with np.errstate(over="ignore"):
-        q = _exp(logq)
+        return _exp(x)
+
+
+def _delta_point(logq: float, Delta: float, q: float | None = None) -> float:
+    if q is None:
+        q = _exp_quiet(logq)
     den = Delta + math.sqrt(Delta * Delta + 4.0 * q)
     if den > 0 and math.isfinite(den):
         return 2.0 * q / den
@@ -324,14 +347,14 @@ def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float
     def residual(u):
         f, f12 = _np_exp_list(table.log_sums_point(u, cols))
         logq = log_gs - u
-        d = _delta_point(logq, Delta)
+        q = _exp_quiet(logq)  # far iterates: q = inf is a bound (see solve_flat)
+        d = _delta_point(logq, Delta, q)
         if use_f0:
             base, terms = (rank - n) - f, abs(rank - n) + f
         else:
             base, terms = f - n, f + n
         den = 2.0 * d + Delta
-        with np.errstate(over="ignore"):  # far iterates: q = inf is a bound (see solve_flat)
-            dd = _exp(logq) / den if den > 0 else 0.0
+        dd = q / den if den > 0 else 0.0
         return base + d, -f12 - dd, ulps * (terms + d)
 
     return _newton_point(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
