@@ -80,7 +80,6 @@ N_SUMS = len(Sums._fields)
 _F1, _F0, _F12, _F2, _F23 = range(N_SUMS)  # columns of the internal (points, sums) arrays
 _ALL_COLS = tuple(range(N_SUMS))
 _COLS = np.arange(N_SUMS)
-N_LEAD = 3  # D1, rank - D1, D1 - D2: the sums the root solves need (SpectralTable.log_lead_sums)
 
 
 def log_mu_per_rho(M: int, sigma_u: float) -> float:
@@ -219,7 +218,8 @@ class SpectralTable:
         self.coef[:, b * BLOCK * N_SUMS : (b + 1) * BLOCK * N_SUMS] = local.reshape(DEGREE + 1, -1)
         self.built[panels] = True
 
-    def _interp(self, u: np.ndarray, ncol: int = N_SUMS) -> np.ndarray:
+    def _interp(self, u: np.ndarray, cols: np.ndarray = _COLS) -> np.ndarray:
+        """The sums ``cols`` (one index array for every point, or a row per point) at ``u``."""
         # u_lo <= u < u_hi here, so truncation is the floor; the minimum guards the last panel
         # against rounding (np.clip costs more than the whole Horner loop for one point).
         k = np.minimum(((u - self.u_lo) * (1.0 / PANEL_WIDTH)).astype(np.intp), self.n_panels - 1)
@@ -229,8 +229,9 @@ class SpectralTable:
                 self._build_block(int(b))
         # One flat index per (point, sum) and Horner's rule on 1-D arrays: the same IEEE
         # operations per value as log_sums_point, so the layout does not change a bit.
+        ncol = cols.shape[-1]
         t = np.repeat(u - (self.u_lo + k * PANEL_WIDTH), ncol)
-        idx = (k[:, None] * N_SUMS + _COLS[:ncol]).ravel()
+        idx = (k[:, None] * N_SUMS + cols).ravel()
         coef = self.coef
         acc = coef[DEGREE].take(idx)
         tmp = np.empty_like(acc)
@@ -297,26 +298,31 @@ class SpectralTable:
         out[:, _F2] = np.log(self.rank - f0 - f12)
         return out
 
-    def _log_sums_flat(self, flat: np.ndarray, ncol: int = N_SUMS) -> np.ndarray:
+    def _log_sums_flat(self, flat: np.ndarray, cols: np.ndarray = _COLS) -> np.ndarray:
         lo, hi = flat < self.u_lo, flat >= self.u_hi
         if not (lo.any() or hi.any()):  # the usual case: every point inside the table
-            return self._interp(flat, ncol)
-        out = np.empty((flat.size, ncol))
+            return self._interp(flat, cols)
+        out = np.empty((flat.size, cols.shape[-1]))
         mid = ~(lo | hi)
-        if np.any(lo):
-            out[lo] = self._series_low(flat[lo])[:, :ncol]
-        if np.any(hi):
-            out[hi] = self._series_high(flat[hi])[:, :ncol]
+        for where, series in ((lo, self._series_low), (hi, self._series_high)):
+            if np.any(where):
+                full = series(flat[where])
+                out[where] = full[:, cols] if cols.ndim == 1 else np.take_along_axis(full, cols[where], 1)
         if np.any(mid):
-            out[mid] = self._interp(flat[mid], ncol)
+            out[mid] = self._interp(flat[mid], cols if cols.ndim == 1 else cols[mid])
         return out
 
-    def log_lead_sums(self, u: np.ndarray) -> np.ndarray:
-        """``log`` of D1, rank - D1 and D1 - D2 at the 1-D ``u``, shape (len(u), 3).
+    def log_root_sums(self, u: np.ndarray, use_f0: np.ndarray) -> np.ndarray:
+        """``log`` of the two sums a root solve needs at the 1-D ``u``: shape (len(u), 2).
 
-        The columns have the bits of ``log_sums``: each sum is evaluated on its own.
+        Column 0 holds rank - D1 where ``use_f0`` (a boolean per point) and D1 elsewhere,
+        column 1 holds D1 - D2. Each value has the bits of ``log_sums``: each sum is evaluated
+        on its own.
         """
-        return self._log_sums_flat(u, N_LEAD)
+        cols = np.empty((u.size, 2), dtype=np.intp)
+        cols[:, 0] = np.where(use_f0, _F0, _F1)
+        cols[:, 1] = _F12
+        return self._log_sums_flat(u, cols)
 
     def log_sums(self, u) -> Sums:
         """The logarithms of the five sums at ``u = log mu``, each of the shape of ``u``."""
@@ -344,6 +350,8 @@ CLUSTER_NODES = 20
 CLUSTER_MIN_POINTS = 2 * CLUSTER_NODES
 # A computed rule is used only if it integrates T_0..T_{2n-1} to this fraction of the mass.
 MOMENT_TOL = 1e-14
+# Points per batch of the Chebyshev recurrence (a 40 x 2^15 work array, 10 MiB).
+_MOMENT_BATCH = 1 << 15
 
 
 def compression_error_bound(h: float = CLUSTER_HALF_WIDTH, n: int = CLUSTER_NODES) -> float:
@@ -377,13 +385,28 @@ def compression_error_bound(h: float = CLUSTER_HALF_WIDTH, n: int = CLUSTER_NODE
     return 4.0 * K * rho ** (-(2 * n - 1)) / (rho - 1.0)
 
 
-def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int) -> np.ndarray:
-    """``sum_i w_i T_k(x_i)`` for k < count (numpy sums: no BLAS, thread independent)."""
-    # Fixed chunks of points bound the work array (M may be 1e7) and fix the summation order.
+def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int, segments) -> np.ndarray:
+    """``sum_i w_i T_k(x_i)`` for k < count over each segment ``x[a:b]``: shape (segments, count).
+
+    Numpy sums, no BLAS: thread independent. Each segment is summed in fixed chunks of
+    ``step`` points counted from its own start, each chunk reduced by numpy's pairwise sum and
+    the chunks accumulated in order, so a segment's moments do not depend on the others
+    (nor on how many are computed together). The Chebyshev recurrence is elementwise; it runs
+    on batches of whole chunks of at most ``_MOMENT_BATCH`` points, which bounds the work
+    array (M may be 1e7) and saves numpy's per-call overhead on many small clusters.
+    """
     step = max(1, _CHUNK_ELEMENTS // count)
-    total = np.zeros(count)
-    for i in range(0, x.size, step):
-        xc = x[i : i + step]
+    chunks = [(s, a, min(a + step, b)) for s, (lo, b) in enumerate(segments) for a in range(lo, b, step)]
+    total = np.zeros((len(segments), count))
+    k0 = 0
+    while k0 < len(chunks):
+        k1, size = k0, 0
+        while k1 < len(chunks) and (k1 == k0 or size + chunks[k1][2] - chunks[k1][1] <= _MOMENT_BATCH):
+            size += chunks[k1][2] - chunks[k1][1]
+            k1 += 1
+        batch = chunks[k0:k1]
+        idx = np.concatenate([np.arange(a, b) for _, a, b in batch])
+        xc = x[idx]
         x2 = 2.0 * xc
         T = np.empty((count, xc.size))
         T[0] = 1.0
@@ -391,56 +414,82 @@ def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int) -> np.ndarray:
         for k in range(2, count):
             np.multiply(x2, T[k - 1], out=T[k])
             T[k] -= T[k - 2]
-        T *= w[i : i + step]  # in place: a second work array would cost more than the products
-        total += T.sum(axis=1)
+        T *= w[idx]  # in place: a second work array would cost more than the products
+        pos = 0
+        for seg, a, b in batch:
+            total[seg] += T[:, pos : pos + b - a].sum(axis=1)
+            pos += b - a
+        k0 = k1
     return total
 
 
-def _gauss_rule(moments: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The n-point Gauss rule of a measure on [-1, 1] from its 2n Chebyshev moments.
+def _gauss_rules(moments: np.ndarray, n: int):
+    """The n-point Gauss rule of each measure on [-1, 1] from its 2n Chebyshev moments (rows).
 
     Gautschi's modified Chebyshev algorithm (Gautschi, "On generating orthogonal polynomials",
     SIAM J. Sci. Stat. Comput. 3, 1982) with the monic Chebyshev polynomials
     :math:`p_k = T_k / 2^{k-1}` (recurrence coefficients :math:`a_k = 0`, :math:`b_1 = 1/2`,
     :math:`b_k = 1/4`) gives the Jacobi matrix; its eigenvalues are the nodes and the squared
     first components of its eigenvectors times the mass the weights (Golub and Welsch).
+    The recurrence runs on all measures at once (elementwise, so each row's values are those
+    of a computation on its own). Returns a list with ``(nodes, weights)`` per row, or None
+    where the algorithm breaks down (a non-positive norm or a non-finite coefficient).
     """
     from scipy.linalg import eigh_tridiagonal
 
     L = 2 * n
+    rows = moments.shape[0]
     # monic p_k = T_k / 2^(k-1): modified moments, and the recurrence b_l of the p_l
-    m = [float(moments[0])] + [float(moments[k]) * 0.5 ** (k - 1) for k in range(1, L)]
-    b = [0.0, 0.5] + [0.25] * (L - 2)
-    alpha, beta = [m[1] / m[0]], [m[0]]
-    sig_prev, sig = [0.0] * L, m  # sigma_{k-2, l}, sigma_{k-1, l}
-    for k in range(1, n):
-        new = [0.0] * L
-        ak, bk = alpha[k - 1], beta[k - 1]
-        for l in range(k, L - k):
-            new[l] = sig[l + 1] - ak * sig[l] - bk * sig_prev[l] + b[l] * sig[l - 1]
-        if not (new[k] > 0.0):
-            return None
-        alpha.append(new[k + 1] / new[k] - sig[k] / sig[k - 1])
-        beta.append(new[k] / sig[k - 1])
-        sig_prev, sig = sig, new
-    alpha, beta = np.array(alpha), np.array(beta)
-    if not np.all(np.isfinite(alpha)):
-        return None
-    nodes, vecs = eigh_tridiagonal(alpha, np.sqrt(beta[1:]))
-    return nodes, beta[0] * vecs[0] ** 2
+    m = moments[:, :L].copy()
+    m[:, 1:] *= 0.5 ** np.arange(L - 1)  # exact: powers of two
+    b = np.array([0.0, 0.5] + [0.25] * (L - 2))
+    alpha, beta = np.empty((rows, n)), np.empty((rows, n))
+    alpha[:, 0], beta[:, 0] = m[:, 1] / m[:, 0], m[:, 0]
+    ok = np.ones(rows, dtype=bool)
+    sig_prev, sig = np.zeros((rows, L)), m  # sigma_{k-2, l}, sigma_{k-1, l}
+    with np.errstate(all="ignore"):  # rows that break down are discarded below
+        for k in range(1, n):
+            new = np.zeros((rows, L))
+            ak, bk = alpha[:, k - 1 : k], beta[:, k - 1 : k]
+            new[:, k : L - k] = (
+                sig[:, k + 1 : L - k + 1] - ak * sig[:, k : L - k] - bk * sig_prev[:, k : L - k]
+                + b[k : L - k] * sig[:, k - 1 : L - k - 1]
+            )
+            ok &= new[:, k] > 0.0
+            alpha[:, k] = new[:, k + 1] / new[:, k] - sig[:, k] / sig[:, k - 1]
+            beta[:, k] = new[:, k] / sig[:, k - 1]
+            sig_prev, sig = sig, new
+    ok &= np.all(np.isfinite(alpha), axis=1)
+    out = []
+    for r in range(rows):
+        if not ok[r]:
+            out.append(None)
+            continue
+        nodes, vecs = eigh_tridiagonal(alpha[r], np.sqrt(beta[r, 1:]))
+        out.append((nodes, beta[r, 0] * vecs[0] ** 2))
+    return out
 
 
-def _reproduces(moments: np.ndarray, xg: np.ndarray, wg: np.ndarray) -> bool:
-    """Whether the rule integrates the measure's Chebyshev moments T_0..T_{2n-1} to rounding.
+def _reproduce(moments: np.ndarray, rules: list) -> list:
+    """Whether each rule integrates its measure's Chebyshev moments T_0..T_{2n-1} to rounding.
 
     A Gauss rule is exact for them; the check guards the construction (the modified Chebyshev
     algorithm loses accuracy for measures it cannot resolve). |T_k| <= 1 on [-1, 1], so each
     moment is at most the mass, and the recurrence and sums cost O(k) ulps of it.
     """
-    got = _chebyshev_moments(xg, wg, moments.size)
+    good = [r for r, rule in enumerate(rules) if rule is not None]
+    verdict = [False] * len(rules)
+    if not good:
+        return verdict
+    xg = np.concatenate([rules[r][0] for r in good])
+    wg = np.concatenate([rules[r][1] for r in good])
+    sizes = np.cumsum([0] + [rules[r][0].size for r in good])
+    got = _chebyshev_moments(xg, wg, moments.shape[1], list(zip(sizes[:-1], sizes[1:])))
     L = 2 * CLUSTER_NODES
-    return bool(np.all(np.abs(got[:L] - moments[:L]) <= MOMENT_TOL * moments[0])
-                and np.all(np.abs(xg) <= 1.0 + MOMENT_TOL))
+    for g, r in enumerate(good):
+        verdict[r] = bool(np.all(np.abs(got[g, :L] - moments[r, :L]) <= MOMENT_TOL * moments[r, 0])
+                          and np.all(np.abs(rules[r][0]) <= 1.0 + MOMENT_TOL))
+    return verdict
 
 
 def compress_nodes(lam: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -470,22 +519,30 @@ def compress_nodes(lam: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarr
         first = np.flatnonzero(np.concatenate([[True], ~tie]))
         t, w = t[first], np.add.reduceat(w, first)
     del tie
-    out_t, out_w = [], []
-    i = 0
+    clusters, i = [], 0
     while i < t.size:
         j = int(np.searchsorted(t, t[i] + 2.0 * CLUSTER_HALF_WIDTH, side="right"))
-        if j - i > CLUSTER_MIN_POINTS:
-            c, h = 0.5 * (t[i] + t[j - 1]), 0.5 * (t[j - 1] - t[i])
-            x = (t[i:j] - c) / h
-            mom = _chebyshev_moments(x, w[i:j], 2 * CLUSTER_NODES)
-            rule = _gauss_rule(mom, CLUSTER_NODES)
-            if rule is not None and _reproduces(mom, *rule):
-                xg, wg = rule
-                out_t.append(c + h * xg)
-                out_w.append(wg)
-                i = j
-                continue
-        out_t.append(t[i:j])
-        out_w.append(w[i:j])
+        clusters.append((i, j))
         i = j
+    dense = [(i, j) for i, j in clusters if j - i > CLUSTER_MIN_POINTS]
+    rules = {}
+    if dense:
+        # Every dense cluster mapped to [-1, 1] over its extent; moments and rules of all of
+        # them at once (each computed as on its own, see _chebyshev_moments).
+        centre = {i: 0.5 * (t[i] + t[j - 1]) for i, j in dense}
+        half = {i: 0.5 * (t[j - 1] - t[i]) for i, j in dense}
+        x = np.concatenate([(t[i:j] - centre[i]) / half[i] for i, j in dense])
+        wx = np.concatenate([w[i:j] for i, j in dense])
+        sizes = np.cumsum([0] + [j - i for i, j in dense])
+        mom = _chebyshev_moments(x, wx, 2 * CLUSTER_NODES, list(zip(sizes[:-1], sizes[1:])))
+        found = _gauss_rules(mom, CLUSTER_NODES)
+        for (i, _), rule, good in zip(dense, found, _reproduce(mom, found)):
+            if good:
+                xg, wg = rule
+                rules[i] = (centre[i] + half[i] * xg, wg)
+    out_t, out_w = [], []
+    for i, j in clusters:
+        tc, wc = rules.get(i, (t[i:j], w[i:j]))
+        out_t.append(tc)
+        out_w.append(wc)
     return np.exp(np.concatenate(out_t)), np.concatenate(out_w)

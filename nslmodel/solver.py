@@ -148,11 +148,11 @@ def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
     use_f0 = n > 0.5 * rank  # compare the smaller of D1 and rank - D1 with its target
 
     def residual(u, idx):
-        ls = table.log_lead_sums(u)
-        l1, l0, l12 = ls[:, 0], ls[:, 1], ls[:, 2]
-        f1 = np.where(use_f0[idx], -(l0 - np.log(rank - n[idx])), l1 - np.log(n[idx]))
+        ls = table.log_root_sums(u, use_f0[idx])  # log D1 or log(rank - D1), log(D1 - D2)
+        lf, l12 = ls[:, 0], ls[:, 1]
+        f1 = np.where(use_f0[idx], -(lf - np.log(rank - n[idx])), lf - np.log(n[idx]))
         # d log D1 / du = -(D1 - D2) / D1 and d log (rank - D1) / du = (D1 - D2) / (rank - D1).
-        d = -np.exp(l12 - np.where(use_f0[idx], l0, l1))
+        d = -np.exp(l12 - lf)
         return f1, d, np.full(u.shape, RESIDUAL_ULPS * _EPS)
 
     return _newton(residual, hi.copy(), lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
@@ -195,17 +195,17 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     use_f0 = n > 0.5 * rank
 
     def residual(u, idx):
-        s = np.exp(table.log_lead_sums(u))
-        f1, f0, f12 = s[:, 0], s[:, 1], s[:, 2]
+        s = np.exp(table.log_root_sums(u, use_f0[idx]))
+        f, f12 = s[:, 0], s[:, 1]  # rank - D1 where use_f0, else D1; D1 - D2
         logq = log_gs[idx] - u
         d = _delta(logq, Delta[idx])
-        base = np.where(use_f0[idx], (rank - n[idx]) - f0, f1 - n[idx])
+        base = np.where(use_f0[idx], (rank - n[idx]) - f, f - n[idx])
         h = base + d
         den = 2.0 * d + Delta[idx]
         with np.errstate(over="ignore", invalid="ignore"):  # far iterates: q = inf is a bound
             # d(delta)/du = -q / (2 delta + Delta); both underflow together only where it is 0.
             dh = -f12 - np.divide(np.exp(logq), den, out=np.zeros_like(den), where=den > 0)
-        terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + f0, f1 + n[idx])
+        terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + f, f + n[idx])
         noise = RESIDUAL_ULPS * _EPS * (terms + d)
         return h, dh, noise
 
