@@ -422,6 +422,14 @@ def _spectrum(name: str, value):
     _SPECTRUM_TYPES.update((PowerLaw, Spectrum))
     if isinstance(value, (PowerLaw, Spectrum)):
         return value
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.ndim == 1 and value.size:
+        # Fast path for a plain float64 array (e.g. a cached spectrum): two reductions decide
+        # that every eigenvalue is finite and >= 0 and one is positive (a NaN makes the
+        # minimum NaN), without the copy and masks of eigenvalues(); anything else is
+        # refused there, with its message.
+        lo, hi = float(value.min()), float(value.max())
+        if lo >= 0.0 and 0.0 < hi < math.inf:
+            return from_eigenvalues(value)
     if value is None or isinstance(value, (str, bytes, bool)) or isinstance(value, numbers.Number):
         raise TypeError(
             f"{name} must be a PowerLaw, a Spectrum or a 1-D array of eigenvalues; got {_kind(value)}"
