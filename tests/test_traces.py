@@ -1,5 +1,7 @@
 """Tier 1-2: the interpolated spectral sums against direct summation (nslmodel._traces)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -119,3 +121,19 @@ def test_spectrum_nodes_are_compressed_and_keep_the_mass():
     assert lam_c.size < 300 and np.all(w_c > 0)
     # sum of weights = number of positive eigenvalues, to the rounding of a sum of ~300 terms
     assert abs(np.sum(w_c) / np.count_nonzero(lam) - 1) < 300 * np.finfo(float).eps
+
+
+@pytest.mark.parametrize("M, alpha", [(2000, 1.0), (5000, 0.1), (300, 3.0)])
+def test_powerlaw_nodes_are_compressed_and_give_the_exact_sums(M, alpha):
+    # M <= 4 K0: every eigenvalue is summed, its dense end through compress_nodes.
+    spec = PowerLaw(M, alpha)
+    lam_c, w_c = spec.nodes()
+    assert lam_c.size < M / 2  # it really compresses
+    exact = spec.eigenvalues
+    u = np.linspace(np.log(exact.min()) - 25.0, np.log(exact.max()) + 25.0, 801)
+    # Same allowance as test_compressed_nodes_give_the_exact_sums: the bound plus rounding.
+    rtol = compression_error_bound() + 2 * (np.log2(M) + 4) * np.finfo(float).eps
+    np.testing.assert_allclose(_exact_sums(u, lam_c, w_c), _exact_sums(u, exact, np.ones(M)),
+                               rtol=rtol, atol=0)
+    # The trace stays the exact sum of the eigenvalues, not of the compressed nodes.
+    assert spec.trace == math.fsum(exact)
