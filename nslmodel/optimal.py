@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
+from ._roots import illinois as _illinois, newton_log
 from ._traces import EDGE, log_mu_per_rho
 from .loss import check_range, gaps, log_slope, scales, terms_flat
 from .ridgeless import ridgeless_terms
@@ -38,10 +39,6 @@ __all__ = ["OptimalRidge", "optimal_ridge", "LOSS_EXCESS"]
 # squeezed against the start of the branch.
 SCAN_POINTS = 96
 NEAR_POINTS = 30
-# The Illinois iteration stops when the bracket is this many ulps of u wide: the slope is
-# only known to rounding, so its sign is not meaningful on a finer scale.
-BRACKET_ULPS = 8
-MAX_ITER = 200
 # Step in log(gamma) of the central difference for the curvature: truncation error
 # ~ STEP**2 ~ 1e-8 relative, rounding error ~ 1e-16 / STEP of the slope's scale.
 CURVATURE_STEP = 1e-4
@@ -57,7 +54,6 @@ LOSS_EXCESS = 0.01
 GAP_NEWTON = 3
 GAP_STEP = 1e-7
 GAP_MAX_CHANGE = 1e-3
-_EPS = np.finfo(float).eps
 
 
 @dataclass(frozen=True)
@@ -141,47 +137,10 @@ class _Branch:
             sig, noi = terms_flat(N, T, log_rho, a, b, s, **self.kw)
             return log_slope(a, b, s, sig, noi)
 
-        lp = np.log(p)
-        for _ in range(GAP_NEWTON):
-            d = (slope(lp + GAP_STEP) - slope(lp - GAP_STEP)) / (2.0 * GAP_STEP)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                new = lp - slope(lp) / d
-            # Keep the table's value where the correction is not a small one (it is a
-            # refinement of the last digits, never a jump).
-            lp = np.where(np.isfinite(new) & (np.abs(new - lp) < GAP_MAX_CHANGE), new, lp)
-        p = np.exp(lp)
+        # Keep the table's value where the correction is not a small one (it is a refinement
+        # of the last digits, never a jump).
+        p = newton_log(slope, p, steps=GAP_NEWTON, step=GAP_STEP, max_change=GAP_MAX_CHANGE)
         return np.where(n_le_t, p, p + Delta), np.where(n_le_t, p + Delta, p)
-
-
-def _illinois(f, a, b, fa, fb):
-    """Vectorised Illinois iteration for ``f(u, idx) = 0`` with ``fa < 0 <= fb`` (either order of a, b)."""
-    a, b, fa, fb = a.copy(), b.copy(), fa.copy(), fb.copy()
-    side = np.zeros(a.size, dtype=np.int8)
-    active = np.arange(a.size)
-    for _ in range(MAX_ITER):
-        if active.size == 0:
-            return 0.5 * (a + b)
-        aa, bb, ffa, ffb = a[active], b[active], fa[active], fb[active]
-        c = bb - ffb * (bb - aa) / (ffb - ffa)
-        lo, hi = np.minimum(aa, bb), np.maximum(aa, bb)
-        c = np.where((c > lo) & (c < hi), c, 0.5 * (aa + bb))
-        fc = f(c, active)
-        neg = fc < 0
-        # Illinois: when the same end is kept twice, halve its value to force progress.
-        s_prev = side[active]
-        fb_keep = np.where(~neg & (s_prev == 1), ffb, np.where(neg & (s_prev == -1), 0.5 * ffb, ffb))
-        fa_keep = np.where(neg & (s_prev == -1), ffa, np.where(~neg & (s_prev == 1), 0.5 * ffa, ffa))
-        a[active] = np.where(neg, c, aa)
-        fa[active] = np.where(neg, fc, fa_keep)
-        b[active] = np.where(neg, bb, c)
-        fb[active] = np.where(neg, fb_keep, fc)
-        side[active] = np.where(neg, -1, 1)
-        width = np.abs(b[active] - a[active])
-        done = (fc == 0) | (width <= BRACKET_ULPS * _EPS * np.maximum(1.0, np.abs(c)))
-        a[active[fc == 0]] = c[fc == 0]
-        b[active[fc == 0]] = c[fc == 0]
-        active = active[~done]
-    raise RuntimeError(f"optimal_ridge: bracketed iteration did not converge for {active.size} points")
 
 
 @_validate.validated(

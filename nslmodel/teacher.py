@@ -59,6 +59,33 @@ at :math:`\rho_*`; both diverge at :math:`N = T` (double descent), and reduce to
 Maloney-Roberts-Sully form of paper Eqs. 105-126 for the isotropic teacher. When
 :math:`n\ge R` (the rank of the spectrum) :math:`\rho_*=0` and the signal loss vanishes except at
 :math:`N = T = R`, where it tends to :math:`\tfrac{R}{6}\sum_I\beta_I^2/s_I \big/ \sum_I 1/s_I`.
+
+Optimal ridge
+-------------
+:math:`\gamma` increases along the physical branch, so :math:`\gamma^*` is the stationary point
+of the loss in :math:`u = \log\rho` (cf. paper Eq. 128), found from the condition rather than
+from loss values (where :math:`N \ll T` the loss is too flat for value comparisons). With
+:math:`a_I' = a_I b_I = -b_I'`, the sums :math:`p = N - D_1`, :math:`q = T - D_1`,
+:math:`e = D_1 - D_2`, :math:`g = D_2 - D_3 = \sum_I a_I b_I^2` obey :math:`p' = q' = e`,
+:math:`e' = 2g - e` (as in :mod:`nslmodel._traces`), and the teacher sums
+:math:`W_0 = \sum_I\beta_I^2 a_I`, :math:`W_1 = \sum_I\beta_I^2 a_I^2`,
+:math:`W_2 = \sum_I\beta_I^2 a_I b_I`, :math:`W_3 = \sum_I\beta_I^2 a_I^2 b_I` obey
+:math:`W_1' = 2W_3`, :math:`W_2' = W_2 - 2W_3` (:math:`W_0 = W_1 + W_2`). So
+:math:`S = (p + e)W_1 + eW_2` and :math:`\mathcal D` have the positive derivatives
+:math:`S' = 2(gW_0 + pW_3)` and :math:`\mathcal D' = 2[e^2 + (p + q)g]`, and
+
+.. math::
+    \frac{d\log\langle L\rangle}{du} = \frac{2F}{S\,\mathcal D},\qquad
+    F = pq\,[gW_2 + (p + e)W_3] + p^2\,(eW_3 - gW_1) - e^2 S,
+
+once the terms common to :math:`S'\mathcal D` and :math:`S\mathcal D'` are cancelled
+analytically (checked against 50-digit central differences of the literal section-8 formula). For the isotropic teacher (:math:`\beta_I^2\propto s_I`:
+:math:`eW_3 = gW_1`) :math:`F\propto pqg - e^3`, the condition of :mod:`nslmodel.optimal`. At the
+start of the branch :math:`F\to -e^3 W_0 < 0` for :math:`N\le T`, while for N > T,
+:math:`F\to(N - T)^2(eW_3 - gW_1) - e^2 S` can be positive: for a teacher whose power sits in
+the leading directions the ridgeless limit can be the optimum (:math:`\gamma^* = 0`) when
+:math:`N \gg T`. The noise term is the isotropic one, with its slope from
+:func:`nslmodel.loss.log_slope`.
 """
 
 from __future__ import annotations
@@ -68,7 +95,9 @@ import scipy.optimize
 
 from . import _validate as _v
 from ._validate import shape_out as _shape_out
-from .loss import LossTerms, noise_loss
+from ._roots import illinois, newton_log
+from ._traces import Sums
+from .loss import LossTerms, log_slope, noise_loss
 from .optimal import LOSS_EXCESS, OptimalRidge
 from .solver import solve
 
@@ -84,21 +113,26 @@ __all__ = [
 
 # Points times latent directions summed in one block: bounds the temporaries to ~32 MB.
 BLOCK_ELEMENTS = 4_000_000
-# Coarse scan of the optimum in u = log(rho): points per e-fold of rho, and the span above
-# the ridgeless root (or above the smallest positive s_I) that the scan covers, in e-folds.
-SCAN_PER_EFOLD = 2
-SCAN_SPAN_ABOVE = 12.0
-# Absolute tolerance in u of the bounded Brent refinement. The loss is quadratic at its minimum,
-# so a value comparison resolves u only to ~sqrt(eps / curvature); 1e-9 is below that for any
-# curvature of O(1) and costs a handful of extra evaluations.
-BRENT_XATOL = 1e-9
-# Step in log(gamma) of the central difference for the curvature at the optimum: truncation
-# error ~ h^2 |d^4 log L| / 12 ~ 1e-7, rounding ~ eps / h^2 ~ 2e-10.
-CURVATURE_STEP = 1e-3
-# Bisection steps in log(gamma) for the ends of the flat interval, from a bracket of
-# FLAT_SPAN e-folds: FLAT_SPAN / 2^60 ~ 2e-16 e-folds.
-FLAT_BISECT = 60
-FLAT_SPAN = 230.0
+# Scan of the slope of the loss in u = log(rho) (as in nslmodel.optimal): SCAN_POINTS evenly
+# spaced points from the start of the branch to SPAN_BEYOND e-folds beyond the largest s_I
+# (a step of ~0.5-1 in u), preceded by NEAR_POINTS points at step * 2**-k (k = NEAR_POINTS..1)
+# that resolve a minimum squeezed against the start of the branch. At full rank the branch is
+# started 2 * SPAN_BEYOND e-folds below the smallest s_I. Beyond SPAN_BEYOND e-folds the loss
+# is within e**-SPAN_BEYOND ~ 2e-9 of its gamma -> infinity limit.
+SCAN_POINTS = 96
+NEAR_POINTS = 30
+SPAN_BEYOND = 20.0
+# Newton refinement of the small gap min(N, T) - D1 at the stationary point from the condition
+# itself (as in nslmodel.optimal): the direct sum gives it to ~1e-16 min(N, T) absolute, the
+# other sums to ~1e-16 relative; two quadratically convergent steps reach rounding, the third
+# is a margin. The central difference in log p with GAP_STEP has truncation ~1e-14 relative in
+# the derivative; corrections above GAP_MAX_CHANGE in log p are not refinements.
+GAP_NEWTON = 3
+GAP_STEP = 1e-7
+GAP_MAX_CHANGE = 1e-3
+# Step in log(gamma) of the central difference of the slope for the curvature: truncation
+# ~ STEP**2 ~ 1e-8 relative, rounding ~ 1e-16 / STEP of the slope's scale.
+CURVATURE_STEP = 1e-4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,14 +230,15 @@ def teacher_power(W, eigenvalues) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Spectral sums weighted by the teacher
 # ---------------------------------------------------------------------------------------------
-def _weighted_sums(rho, s, beta2):
-    r""":math:`\sum\beta^2 a`, :math:`\sum\beta^2 a^2`, :math:`\sum\beta^2 ab` at each rho (1-D).
+def _weighted_sums(rho, s, beta2, *, slope=False):
+    r""":math:`W_0 = \sum\beta^2 a`, :math:`W_1 = \sum\beta^2 a^2`, :math:`W_2 = \sum\beta^2 ab`
+    (and with ``slope`` :math:`W_3 = \sum\beta^2 a^2 b`) at each rho (1-D), as columns.
 
     Only directions with :math:`\beta_I^2 > 0` enter (they have :math:`s_I > 0`), so no 0/0.
     """
     keep = beta2 > 0
     s, b = s[keep], beta2[keep]
-    out = np.empty((rho.size, 3))
+    out = np.empty((rho.size, 4 if slope else 3))
     step = max(1, BLOCK_ELEMENTS // max(1, s.size))
     for i in range(0, rho.size, step):
         r = rho[i:i + step, None]
@@ -214,11 +249,17 @@ def _weighted_sums(rho, s, beta2):
         out[i:i + step, 0] = (a * b).sum(axis=1)
         out[i:i + step, 1] = (a * a * b).sum(axis=1)
         out[i:i + step, 2] = (a * bb * b).sum(axis=1)
+        if slope:
+            out[i:i + step, 3] = (a * a * bb * b).sum(axis=1)
     return out
 
 
 def _signal(T, rho, dN, dT, f12, s, beta2):
-    w = _weighted_sums(rho, s, beta2)
+    return _signal_of(T, dN, dT, f12, _weighted_sums(rho, s, beta2))
+
+
+def _signal_of(T, dN, dT, f12, w):
+    """Signal loss and the denominator D from the gaps, D1 - D2 and the teacher sums ``w``."""
     den = dN * dT + (dN + dT) * f12  # the all-positive form of the denominator D
     return 0.5 * T * ((dN + f12) * w[:, 1] + f12 * w[:, 2]) / den, den
 
@@ -304,9 +345,9 @@ def teacher_loss(N, T, gamma, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, 
 
 
 def _sums_at(rho, s):
-    """D1, rank - D1, D1 - D2, D2 by direct summation over the positive s (1-D rho)."""
+    """The five sums of :class:`nslmodel._traces.Sums` by direct summation over the positive s (1-D rho)."""
     s = s[s > 0]
-    out = np.empty((rho.size, 4))
+    out = np.empty((rho.size, 5))
     step = max(1, BLOCK_ELEMENTS // max(1, s.size))
     for i in range(0, rho.size, step):
         r = rho[i:i + step, None]
@@ -316,14 +357,15 @@ def _sums_at(rho, s):
         out[i:i + step, 1] = a.sum(axis=1)
         out[i:i + step, 2] = (a * b).sum(axis=1)
         out[i:i + step, 3] = (b * b).sum(axis=1)
-    return out
+        out[i:i + step, 4] = (a * b * b).sum(axis=1)
+    return Sums(*out.T)
 
 
 def _gaps(N, T, sums, rank):
     # Subtract from the smaller of D1 and rank - D1 (as nslmodel.loss.gaps does).
-    big = sums[:, 0] > 0.5 * rank
-    dN = np.where(big, (N - rank) + sums[:, 1], N - sums[:, 0])
-    dT = np.where(big, (T - rank) + sums[:, 1], T - sums[:, 0])
+    big = sums.D1 > 0.5 * rank
+    dN = np.where(big, (N - rank) + sums.rank_minus_D1, N - sums.D1)
+    dT = np.where(big, (T - rank) + sums.rank_minus_D1, T - sums.D1)
     return dN, dT
 
 
@@ -359,7 +401,7 @@ def _ridgeless_signal(N, T, s, beta2):
     w = _weighted_sums(np.array([rho]), s, beta2)[0]
     if N < T:
         return 0.5 * T / (T - N) * w[0]
-    f12 = _sums_at(np.array([rho]), s)[0, 2]
+    f12 = _sums_at(np.array([rho]), s).D1_minus_D2[0]
     return 0.5 * T / (N - T) * (w[0] + (N - T) * w[1] / f12)
 
 
@@ -395,49 +437,203 @@ def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.
     return _shape_out(total, N.shape)
 
 
-def _loss_of_u(u, N, T, s, beta2, rank, sigma_eps, C):
-    """Loss, gamma and D1 at rho = exp(u) on the physical branch (inf off it)."""
-    rho = np.exp(np.atleast_1d(u).astype(float))
-    sums = _sums_at(rho, s)
-    dN, dT = _gaps(N, T, sums, rank)
-    ok = (dN > 0) & (dT > 0)
-    dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
-    sig, den = _signal(T, rho, dN, dT, sums[:, 2], s, beta2)
-    noi = noise_loss(dN, den, sums[:, 0], sums[:, 2], sums[:, 3], C=C, sigma_eps=sigma_eps)
-    return np.where(ok, sig + noi, np.inf), rho * dN * dT, sums[:, 0]
+def _log_slope(dN, dT, sums, w, sig, noi):
+    r""":math:`d\log\langle L\rangle/du` at :math:`u = \log\rho` (module notes, 'Optimal ridge').
+
+    ``w`` holds the teacher sums :math:`W_0..W_3` (:func:`_weighted_sums` with ``slope``); the
+    noise term is the isotropic one, whose slope is :func:`nslmodel.loss.log_slope` without signal.
+    The slope of the total is the average of the two weighted by ``sig``, ``noi``.
+    """
+    p, q, e, g = dN, dT, sums.D1_minus_D2, sums.D2_minus_D3
+    W1, W2, W3 = w[:, 1], w[:, 2], w[:, 3]
+    S = (p + e) * W1 + e * W2
+    den = p * q + (p + q) * e
+    F = p * q * (g * W2 + (p + e) * W3) + p * p * (e * W3 - g * W1) - e * e * S
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(sig > 0, 2.0 * F / (S * den), 0.0)
+        if np.any(noi > 0):
+            noise = log_slope(dN, dT, sums, np.zeros_like(noi), noi)
+            total = sig + noi
+            slope = np.where(total > 0, (np.where(sig > 0, sig * slope, 0.0) + noi * noise) / total, 0.0)
+    return slope
 
 
-def _optimum_one(N, T, s, beta2, rank, sigma_eps, C, ridgeless):
+class _Branch:
+    """Loss, slope and ridge along the physical branch, as functions of u = log(rho), on flat arrays."""
+
+    def __init__(self, N, T, s, beta2, sigma_eps, C):
+        self.N, self.T, self.s, self.beta2 = N, T, s, beta2
+        self.rank = int(np.count_nonzero(s))
+        self.kw = dict(C=C, sigma_eps=sigma_eps)
+
+    def terms(self, T, dN, dT, sums, w):
+        """Total loss and its slope in u from the gaps and the sums."""
+        sig, den = _signal_of(T, dN, dT, sums.D1_minus_D2, w)
+        noi = noise_loss(dN, den, sums.D1, sums.D1_minus_D2, sums.D2, **self.kw)
+        return sig + noi, _log_slope(dN, dT, sums, w, sig, noi)
+
+    def eval(self, u, idx):
+        """Loss (inf off the branch), slope, rho, gaps and sums at ``u`` (any shape, flattened) for points ``idx``."""
+        shape = np.shape(u)
+        idx = np.broadcast_to(idx, shape).ravel()
+        N, T = self.N[idx], self.T[idx]
+        rho = np.exp(np.ravel(u))
+        sums = _sums_at(rho, self.s)
+        w = _weighted_sums(rho, self.s, self.beta2, slope=True)
+        dN, dT = _gaps(N, T, sums, self.rank)
+        ok = (dN > 0) & (dT > 0)
+        dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
+        loss, slope = self.terms(T, dN, dT, sums, w)
+        # Within rounding of the start of the branch the loss decreases (slope -2 (D1 - D2) / |N - T|).
+        loss = np.where(ok, loss, np.inf).reshape(shape)
+        return loss, np.where(ok, slope, -1.0).reshape(shape), rho, dN, dT, sums, w
+
+    def slope(self, u, idx):
+        return self.eval(u, idx)[1]
+
+    def start_slope(self, u):
+        r"""The slope at the start of the branch, :math:`D_1(e^u) = \min(N, T)`, for every point.
+
+        There :math:`p = N - D_1` and :math:`q = T - D_1` take their limits ``max(N - T, 0)`` and
+        ``max(T - N, 0)``. For :math:`N \le T` the signal's slope is :math:`-2(D_1 - D_2)/(T - N)`
+        (:math:`-\infty` at N = T): the loss falls away from the ridgeless limit. For N > T it is
+        :math:`2F/(S\,\mathcal D)` with :math:`F = (N - T)^2 (e W_3 - g W_1) - e^2 S`, of either
+        sign for a given teacher (zero for the isotropic one): positive, the ridgeless limit can
+        be the optimum.
+        """
+        rho = np.exp(u)
+        sums = _sums_at(rho, self.s)
+        w = _weighted_sums(rho, self.s, self.beta2, slope=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = self.terms(self.T, np.maximum(self.N - self.T, 0.0), np.maximum(self.T - self.N, 0.0), sums, w)[1]
+        return np.where(np.isnan(slope), -np.inf, slope)  # N = T: den = 0, the slope is -inf
+
+    def gamma(self, u, idx):
+        _, _, rho, dN, dT, _, _ = self.eval(u, idx)
+        return rho * dN * dT
+
+    def stationary_gaps(self, idx, sums, w, dN, dT):
+        r"""``N - D1, T - D1`` at the minimum, from the stationarity condition itself.
+
+        Near the start of the branch :math:`p = \min(N, T) - D_1` is tiny and varies fast
+        (:math:`dp/du = D_1 - D_2 \gg p`), while its direct sum carries the absolute error
+        ~1e-16 min(N, T) of D1; the other sums vary slowly and are accurate. So the slope = 0
+        is solved for p alone with them held fixed (as :mod:`nslmodel.optimal` does).
+        """
+        N, T = self.N[idx], self.T[idx]
+        Delta = np.abs(N - T)
+        n_le_t = N <= T
+
+        def slope(lp):
+            pp = np.exp(lp)
+            a, b = np.where(n_le_t, pp, pp + Delta), np.where(n_le_t, pp + Delta, pp)
+            return self.terms(T, a, b, sums, w)[1]
+
+        p = newton_log(slope, np.where(n_le_t, dN, dT), steps=GAP_NEWTON, step=GAP_STEP,
+                       max_change=GAP_MAX_CHANGE)
+        return np.where(n_le_t, p, p + Delta), np.where(n_le_t, p + Delta, p)
+
+
+def _optimum(N, T, s, beta2, sigma_eps, C, L0):
+    """The fields of :class:`OptimalRidge` for flat arrays N, T (``L0``: the ridgeless loss)."""
+    br = _Branch(N, T, s, beta2, sigma_eps, C)
     sp = s[s > 0]
-    n = min(N, T)
-    u_lo = np.log(_ridgeless_rho(n, s)) if n < rank else np.log(sp.min()) - SCAN_SPAN_ABOVE
-    u_hi = np.log(sp.max()) + SCAN_SPAN_ABOVE
-    grid = np.linspace(u_lo, u_hi, int(SCAN_PER_EFOLD * (u_hi - u_lo)) + 3)[1:]
-    vals = _loss_of_u(grid, N, T, s, beta2, rank, sigma_eps, C)[0]
-    k = int(np.argmin(vals))
-    if k == 0 and ridgeless <= vals[0]:
-        return 0.0, ridgeless, np.exp(u_lo), float(n if n < rank else rank)
-    a, b = grid[max(k - 1, 0)] if k > 0 else u_lo, grid[min(k + 1, grid.size - 1)]
-    res = scipy.optimize.minimize_scalar(
-        lambda u: float(_loss_of_u(u, N, T, s, beta2, rank, sigma_eps, C)[0][0]),
-        bounds=(a, b), method="bounded", options={"xatol": BRENT_XATOL},
-    )
-    loss, gamma, D1 = (float(v[0]) for v in _loss_of_u(res.x, N, T, s, beta2, rank, sigma_eps, C))
-    if ridgeless <= loss:  # the infimum is the ridgeless limit
-        return 0.0, ridgeless, np.exp(u_lo), float(n if n < rank else rank)
-    return gamma, loss, float(np.exp(res.x)), D1
+    every = np.arange(N.size)
+    n = np.minimum(N, T)
+    below = n < br.rank
+    # Left end: the ridgeless root (or, at full rank, far enough left that the loss has reached
+    # its ridgeless limit); right end: beyond the spectrum, where gamma -> infinity.
+    left = np.full(N.shape, np.log(sp.min()) - 2.0 * SPAN_BEYOND)
+    for i in np.flatnonzero(below):
+        left[i] = np.log(_ridgeless_rho(n[i], s))
+    right = np.full(N.shape, np.log(sp.max()) + SPAN_BEYOND)
+    step = (right - left) / SCAN_POINTS
+    offsets = np.concatenate([2.0 ** -np.arange(NEAR_POINTS, 0, -1), np.arange(1, SCAN_POINTS + 1)])
+    grid = left[:, None] + step[:, None] * offsets[None, :]
+    L_grid, S_grid = br.eval(grid, every[:, None])[:2]
+    S_left = np.where(below, br.start_slope(left), S_grid[:, 0])
+    S_prev = np.concatenate([S_left[:, None], S_grid[:, :-1]], axis=1)
+    up = (S_prev < 0) & (S_grid >= 0)
+    found = up.any(axis=1)
+    # Several basins: keep the lowest (by the loss at the bracket's right end).
+    k = np.argmin(np.where(up, L_grid, np.inf), axis=1)
+    u_prev = np.where(k == 0, left, grid[every, np.maximum(k - 1, 0)])
+    u_star = np.where(found, 0.5 * (u_prev + grid[every, k]), right)
+    f = np.flatnonzero(found)
+    if f.size:
+        kf = k[f]
+        sa = np.where(kf == 0, S_left[f], S_grid[f, np.maximum(kf - 1, 0)])
+        u_star[f] = illinois(lambda u, idx: br.slope(u, f[idx]), u_prev[f], grid[f, kf], sa, S_grid[f, kf])
+    loss, _, rho, dN, dT, sums, w = br.eval(u_star, every)
+    if f.size:
+        sf, wf = sums.take(f), w[f]
+        dN[f], dT[f] = br.stationary_gaps(f, sf, wf, dN[f], dT[f])
+        loss[f] = br.terms(T[f], dN[f], dT[f], sf, wf)[0]
+    gamma = rho * dN * dT
+    # Curvature in log gamma: d2 log L / du2 / (d log gamma / du)^2 at the stationary point.
+    dlg = 1.0 + sums.D1_minus_D2 * (1.0 / dN + 1.0 / dT)
+    h = CURVATURE_STEP / dlg
+    curvature = (br.slope(u_star + h, every) - br.slope(u_star - h, every)) / (2.0 * h) / dlg**2
+    # The infimum is the gamma -> 0 limit when the slope is positive from the start (full rank,
+    # or N > T for some teachers), or when that limit is no larger than the interior minimum
+    # there (or than a loss that vanishes identically).
+    zero = (~found & (S_left >= 0)) | ((~below | (S_left >= 0) | (loss == 0)) & (L0 <= loss))
+    # The loss falls all the way to gamma -> infinity: no interior minimum, or one above the
+    # loss beyond the spectrum while that still decreases. ``loss`` is then its value there.
+    infinite = ~zero & (~found | ((S_grid[:, -1] < 0) & (L_grid[:, -1] < loss)))
+    loss = np.where(zero, L0, np.where(infinite, L_grid[:, -1], loss))
+    gamma = np.where(zero, 0.0, np.where(infinite, np.inf, gamma))
+    rho = np.where(zero, 0.0, np.where(infinite, np.inf, rho))
+    d1 = np.where(zero, np.minimum(n, br.rank), sums.D1)
+    curvature = np.where(zero | infinite, np.nan, curvature)
+    if not np.all(np.isfinite(loss)):
+        raise FloatingPointError("teacher_optimal_ridge produced a non-finite loss; please report the inputs")
+    lo, hi = _flat_interval(br, left, right, np.where(zero, left, np.where(infinite, right, u_star)),
+                            loss, L0, zero, infinite)
+    return gamma, loss, rho, d1, curvature, lo, hi
+
+
+def _flat_interval(br, left, right, u_star, loss, L0, zero, infinite):
+    """``gamma_lo, gamma_hi`` with ``L(gamma) = (1 + LOSS_EXCESS) L*`` on each side of u_star."""
+    with np.errstate(divide="ignore"):
+        level = np.log1p(LOSS_EXCESS) + np.log(loss)
+
+    def excess(u, idx):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(br.eval(u, idx)[0]) - level[idx]
+
+    lo, hi = np.zeros(u_star.size), np.full(u_star.size, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):  # L0 = L* = 0: NaN, never > 0
+        need_lo = np.flatnonzero((np.log(L0) - level > 0) & ~zero)  # L0 = inf at N = T below the rank
+    if need_lo.size:
+        at = np.minimum(excess(u_star[need_lo], need_lo), -0.0)
+        u = illinois(lambda x, i: -excess(x, need_lo[i]), left[need_lo], u_star[need_lo],
+                     np.full(need_lo.size, -np.inf), -at)
+        lo[need_lo] = br.gamma(u, need_lo)
+    beyond = excess(right, np.arange(u_star.size))
+    need_hi = np.flatnonzero((beyond > 0) & ~infinite & (loss > 0))
+    if need_hi.size:
+        at = np.minimum(excess(u_star[need_hi], need_hi), -0.0)
+        u = illinois(lambda x, i: excess(x, need_hi[i]), u_star[need_hi], right[need_hi], at, beyond[need_hi])
+        hi[need_hi] = br.gamma(u, need_hi)
+    return lo, np.where(loss > 0, hi, 0.0)
 
 
 @_v.validated(broadcast=("N", "T"), **_TEACHER)
 def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0, C=1) -> OptimalRidge:
     r"""The ridge minimising :func:`teacher_loss` (cf. paper Eq. 128 for the isotropic teacher).
 
-    The loss is minimised over :math:`u = \log\rho` on the physical branch, where it is explicit
-    (:math:`\gamma = \rho(N - D_1)(T - D_1)` is read off): a scan of ``SCAN_PER_EFOLD`` points per
-    e-fold from the ridgeless root to ``SCAN_SPAN_ABOVE`` e-folds above the largest :math:`s_I`,
-    then a bounded Brent search between the neighbours of the best point. The loss at the optimum
-    is accurate to rounding; :math:`\gamma^*` to about :math:`\sqrt{\epsilon}` relative where the
-    loss is flat (value comparisons cannot resolve the minimum better).
+    The minimum is located on the physical branch in :math:`u = \log\rho`, where everything is
+    explicit (:math:`\gamma = \rho(N - D_1)(T - D_1)` is read off), from the stationarity
+    condition :math:`F = 0` of the module notes rather than by comparing loss values (where
+    :math:`N \ll T` the loss is too flat for comparisons to resolve its minimum): a scan of the
+    slope's sign from the ridgeless root to beyond the spectrum brackets it, a vectorised
+    Illinois iteration refines it to a few ulps of u, and the small gap
+    :math:`\min(N, T) - D_1` is polished from the condition itself. ``curvature``,
+    ``gamma_lo`` and ``gamma_hi`` say how flat the minimum is, as in
+    :class:`nslmodel.OptimalRidge`; gamma* = 0 where the infimum is the ridgeless limit, inf
+    where the loss decreases all the way to gamma -> infinity (e.g. a zero teacher with label
+    noise; ``loss`` is then its value beyond the spectrum).
 
     Parameters as in :func:`teacher_loss_terms`, without gamma; N and T broadcast together.
     """
@@ -445,44 +641,6 @@ def teacher_optimal_ridge(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.0
     beta2 = check_power(teacher, spec)
     N, T = np.broadcast_arrays(N, T)
     s = _rescaled(spec, sigma_u)
-    rank = int(np.count_nonzero(s))
     rl = np.ravel(teacher_ridgeless_loss(N, T, spec, beta2, sigma_u=sigma_u, sigma_eps=sigma_eps, C=C))
-    res = [_optimum_one(float(n), float(t), s, beta2, rank, sigma_eps, C, r)
-           for n, t, r in zip(N.ravel(), T.ravel(), rl)]
-    cols = np.array(res, dtype=float).reshape(-1, 4)
-    curvature, lo, hi = _flatness(N.ravel(), T.ravel(), cols[:, 0], cols[:, 1], rl, spec, beta2,
-                                  sigma_u=sigma_u, sigma_eps=sigma_eps, C=C)
-    out = [cols[:, j] for j in range(4)] + [curvature, lo, hi]
-    return OptimalRidge(*(_shape_out(v, N.shape) for v in out))
-
-
-def _flatness(N, T, gamma, loss, ridgeless, spec, beta2, **kw):
-    r"""Curvature :math:`d^2\log L/d(\log\gamma)^2` at gamma* and the interval where
-    :math:`L \le (1 + \epsilon) L^*`, :math:`\epsilon` = ``LOSS_EXCESS`` (as in
-    :class:`nslmodel.OptimalRidge`)."""
-    interior = gamma > 0
-    curvature = np.full(N.shape, np.nan)
-    lo, hi = np.zeros(N.shape), np.full(N.shape, np.inf)
-    if not np.any(interior):
-        return curvature, lo, hi
-    Ni, Ti, gi, Li = N[interior], T[interior], gamma[interior], loss[interior]
-    h = CURVATURE_STEP
-    up, down = (teacher_loss(Ni, Ti, gi * np.exp(v), spec, beta2, **kw) for v in (h, -h))
-    curvature[interior] = (np.log(up) + np.log(down) - 2 * np.log(Li)) / h**2
-    target = np.log1p(LOSS_EXCESS) + np.log(Li)
-    # gamma -> infinity: the student predicts 0 and L -> sum(beta2) / 2 (the noise term -> 0).
-    ends = {"lo": ridgeless[interior], "hi": np.full(Ni.shape, 0.5 * float(np.sum(beta2)))}
-    for side, sign in (("lo", -1.0), ("hi", 1.0)):
-        inside = np.log(ends[side]) <= target  # the limit itself is within the bound
-        a = np.log(gi)  # inside the interval
-        b = a + sign * FLAT_SPAN  # outside it (the loss grows monotonically away from gamma*)
-        for _ in range(FLAT_BISECT):
-            m = 0.5 * (a + b)
-            ok = np.log(teacher_loss(Ni, Ti, np.exp(m), spec, beta2, **kw)) <= target
-            a, b = np.where(ok, m, a), np.where(ok, b, m)
-        edge = np.exp(a)
-        if side == "lo":
-            lo[interior] = np.where(inside, 0.0, edge)
-        else:
-            hi[interior] = np.where(inside, np.inf, edge)
-    return curvature, lo, hi
+    fields = _optimum(N.ravel().astype(float), T.ravel().astype(float), s, beta2, sigma_eps, C, rl)
+    return OptimalRidge(*(_shape_out(v, N.shape) for v in fields))
