@@ -58,16 +58,20 @@ def test_isotropic_power_reproduces_ridgeless_and_optimal():
     assert np.isinf(teacher_ridgeless_loss(50, 50, spec, beta2, **SCALES))
     opt_iso = nslmodel.optimal_ridge(N[:3], T[:3], spec, sigma_w=1.3, **SCALES)
     opt = teacher_optimal_ridge(N[:3], T[:3], spec, beta2, **SCALES)
-    # The loss is flat at the optimum: L* agrees to rounding, gamma* to ~sqrt(eps) (value
-    # comparisons resolve the argmin only that far; 1e-5 leaves a factor ~100 for curvature).
-    assert_rel_close(opt.loss, opt_iso.loss, RTOL_ROUNDING, "L*")
-    assert_rel_close(opt.gamma, opt_iso.gamma, 1e-5, "gamma*")
-    # Curvature: central differences here and there, each accurate to ~1e-6 (OptimalRidge docs).
-    assert_rel_close(opt.curvature, opt_iso.curvature, 1e-5, "curvature")
-    # Ends of the 1% interval: crossings of a loss with slope O(1e-2) per e-fold there, located
-    # by bisection to 1e-16 e-folds; the rounding of L (~1e-15) moves them by ~1e-13 e-folds.
-    assert_rel_close(opt.gamma_lo, opt_iso.gamma_lo, 1e-9, "gamma_lo")
-    assert_rel_close(opt.gamma_hi, opt_iso.gamma_hi, 1e-9, "gamma_hi")
+    # Both solve the same stationarity condition (for beta_I^2 ~ s_I it is the isotropic one) to
+    # a few ulps of u, one from the tabulated sums, one from direct sums, each polishing the gap
+    # from the condition: gamma*, rho, D1 and L* differ by rounding alone (measured <= 1.1e-14).
+    for field in ("gamma", "loss", "rho", "D1"):
+        assert_rel_close(getattr(opt, field), getattr(opt_iso, field), RTOL_ROUNDING, field)
+    # Curvature: the same central difference (step 1e-4 in log gamma) of the same slope, so the
+    # truncation errors agree; rounding of the slope (~1e-15 of its scale) / 1e-4 leaves ~1e-11
+    # (measured <= 2.6e-11); 1e-9 allows O(100) conditioning of the slope's sums.
+    assert_rel_close(opt.curvature, opt_iso.curvature, 1e-9, "curvature")
+    # Ends of the 1% interval: crossings of log L with slope O(1e-2) per e-fold there, located to
+    # a few ulps of u by the same iteration; the rounding of L (~1e-15) moves them ~1e-13
+    # e-folds (measured <= 3.6e-13); 1e-11 leaves a factor of ~30.
+    assert_rel_close(opt.gamma_lo, opt_iso.gamma_lo, 1e-11, "gamma_lo")
+    assert_rel_close(opt.gamma_hi, opt_iso.gamma_hi, 1e-11, "gamma_hi")
 
 
 def test_teacher_power_of_weights_and_source_family():
@@ -148,6 +152,85 @@ def test_optimal_ridge_is_a_minimum_of_the_teacher_loss():
     assert_rel_close(opt.loss, l_star, RTOL_ROUNDING, "L* is the loss at gamma*")
     for f in (1 / 1.01, 1.01):
         assert l_star < float(ref.teacher_loss(20.0, 30.0, opt.gamma * f, list(spec.eigenvalues), list(beta2))[0])
+
+
+# The optimum against the 40-digit stationary point (mp_teacher_reference.teacher_optimal_stationary).
+STATIONARY_M = 60
+# (N, T, alpha, delta, sigma_eps): flat N << T (T / N = 2e4 and 1e6, where L changes by ~1e-9
+# and ~1e-12 when gamma doubles), N = T (a sharp minimum), N > T and N >> T, label noise.
+STATIONARY_CASES = [
+    (2.0, 4e4, 1.0, 0.5, 0.0),
+    (1.5, 1.5e6, 0.5, 0.5, 0.0),
+    (40.0, 40.0, 1.0, -0.5, 0.0),
+    (70.0, 30.0, 1.0, 1.0, 0.0),
+    (100.0, 5.0, 1.0, -0.5, 0.0),
+    (3.0, 3e4, 0.5, -0.5, 0.3),
+    pytest.param(20.0, 50.0, 1.0, 0.5, 0.0, marks=pytest.mark.slow),
+    pytest.param(5.0, 5e4, 3.0, 1.0, 0.0, marks=pytest.mark.slow),
+    pytest.param(30.0, 60.0, 1.0, 0.5, 0.4, marks=pytest.mark.slow),
+    pytest.param(50.0, 3.0, 1.0, -1.0, 0.2, marks=pytest.mark.slow),
+]
+#: gamma*, rho, D1: the stationarity condition is well conditioned in the spectral sums (each
+#: accurate to a few ulps) and the small gap min(N, T) - D1 is taken from that condition, not
+#: from the cancelling difference, so the float64 result lands near 1e-15 (measured <= 3.8e-15);
+#: 1e-10 is the stated target.
+GAMMA_STAR_RTOL = 1e-10
+#: L*: positive sums and products, a few ulps each (measured <= 6.2e-15); stated target 1e-13.
+LOSS_STAR_RTOL = 1e-13
+#: Curvature: central difference of the slope with step 1e-4 in log gamma, truncation ~1e-8,
+#: rounding ~1e-16 / 1e-4 of the slope's scale, amplified where the curvature is tiny
+#: (measured <= 5e-8 at curvature 4e-9); as nslmodel.OptimalRidge documents, 1e-5.
+CURVATURE_RTOL = 1e-5
+
+
+def _source_teacher(spec, delta):
+    return spec.eigenvalues * np.arange(1, spec.M + 1, dtype=float) ** (-delta)  # ~ I^-(1+alpha) I^-delta
+
+
+@pytest.mark.parametrize("N,T,alpha,delta,sigma_eps", STATIONARY_CASES)
+def test_optimal_ridge_matches_the_40_digit_stationary_point(N, T, alpha, delta, sigma_eps):
+    spec = PowerLaw(STATIONARY_M, alpha)
+    beta2 = _source_teacher(spec, delta)
+    want = ref.teacher_optimal_stationary(N, T, list(spec.eigenvalues), list(beta2), sigma_u=1.3,
+                                          sigma_eps=sigma_eps, C=2)
+    got = teacher_optimal_ridge(N, T, spec, beta2, sigma_u=1.3, sigma_eps=sigma_eps, C=2)
+    for field in ("gamma", "rho", "D1"):
+        assert_rel_close(getattr(got, field), float(want[field]), GAMMA_STAR_RTOL, field)
+    assert_rel_close(got.loss, float(want["loss"]), LOSS_STAR_RTOL, "loss")
+    assert_rel_close(got.curvature, float(want["curvature"]), CURVATURE_RTOL, "curvature")
+    assert got.gamma_lo < got.gamma < got.gamma_hi
+
+
+def test_ridgeless_limit_is_the_optimum_for_a_leading_teacher_at_n_much_larger_than_t():
+    # For N > T the slope at the start of the branch is 2 [(N - T)^2 (e W3 - g W1) - e^2 S] / (S D),
+    # positive for this teacher (power in the leading directions, delta = 1): the loss rises
+    # from its ridgeless limit, which is then the infimum.
+    spec = PowerLaw(STATIONARY_M, 1.0)
+    beta2 = _source_teacher(spec, 1.0)
+    N, T = 100.0, 5.0
+    got = teacher_optimal_ridge(N, T, spec, beta2, sigma_u=1.3)
+    ridgeless = teacher_ridgeless_loss(N, T, spec, beta2, sigma_u=1.3)
+    assert got.gamma == 0.0 and got.rho == 0.0 and np.isnan(got.curvature)
+    assert got.loss == ridgeless and got.gamma_lo == 0.0 and got.gamma_hi > 0
+    # The 40-digit loss is above the 40-digit ridgeless limit at every ridge tried, by far more
+    # than its ~1e-30 error.
+    lam, b = list(spec.eigenvalues), list(beta2)
+    limit = ref.teacher_ridgeless(N, T, lam, b, sigma_u=1.3)
+    for gamma in (1e-12, 1e-6, 1e-3, 1e-1, 10.0):
+        assert ref.teacher_loss(N, T, gamma, lam, b, sigma_u=1.3)[0] > limit, gamma
+
+
+def test_optimal_ridge_is_infinite_where_the_loss_falls_all_the_way():
+    # A zero teacher with label noise: the loss is the noise term, decreasing in gamma, as the
+    # isotropic sigma_w = 0; both report it beyond the spectrum (the same point in rho).
+    spec = PowerLaw(STATIONARY_M, 1.0)
+    N, T = np.array([10.0, 100.0]), np.array([50.0, 5.0])
+    got = teacher_optimal_ridge(N, T, spec, np.zeros(STATIONARY_M), sigma_eps=0.3)
+    iso = nslmodel.optimal_ridge(N, T, spec, sigma_w=0.0, sigma_eps=0.3)
+    assert np.all(np.isinf(got.gamma)) and np.all(np.isinf(got.rho)) and np.all(np.isnan(got.curvature))
+    assert np.all(np.isinf(got.gamma_hi))
+    # The same closed form at the same rho up to the rounding of its logarithm.
+    assert_rel_close(got.loss, iso.loss, RTOL_ROUNDING, "loss beyond the spectrum")
 
 
 # --------------------------------------------------------------------------------------------
