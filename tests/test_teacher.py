@@ -56,8 +56,11 @@ def test_isotropic_power_reproduces_ridgeless_and_optimal():
     assert_rel_close(teacher_ridgeless_loss(400, 400, spec, beta2, **SCALES),
                      nslmodel.ridgeless_loss(400, 400, spec, sigma_w=1.3, **SCALES), RTOL_ROUNDING, "N=T=M")
     assert np.isinf(teacher_ridgeless_loss(50, 50, spec, beta2, **SCALES))
-    opt_iso = nslmodel.optimal_ridge(N[:3], T[:3], spec, sigma_w=1.3, **SCALES)
-    opt = teacher_optimal_ridge(N[:3], T[:3], spec, beta2, **SCALES)
+    # The first three points have sharp minima; the last three are flat (N >> T, N << T: the
+    # minimum within ~1e-3 e-folds of rho of the start of the branch).
+    N, T = np.r_[N[:3], 1e5, 100.0, 3.0], np.r_[T[:3], 100.0, 1e5, 3e4]
+    opt_iso = nslmodel.optimal_ridge(N, T, spec, sigma_w=1.3, **SCALES)
+    opt = teacher_optimal_ridge(N, T, spec, beta2, **SCALES)
     # Both solve the same stationarity condition (for beta_I^2 ~ s_I it is the isotropic one) to
     # a few ulps of u, one from the tabulated sums, one from direct sums, each polishing the gap
     # from the condition: gamma*, rho, D1 and L* differ by rounding alone (measured <= 1.1e-14).
@@ -66,7 +69,11 @@ def test_isotropic_power_reproduces_ridgeless_and_optimal():
     # Curvature: the same central difference (step 1e-4 in log gamma) of the same slope, so the
     # truncation errors agree; rounding of the slope (~1e-15 of its scale) / 1e-4 leaves ~1e-11
     # (measured <= 2.6e-11); 1e-9 allows O(100) conditioning of the slope's sums.
-    assert_rel_close(opt.curvature, opt_iso.curvature, 1e-9, "curvature")
+    assert_rel_close(opt.curvature[:3], opt_iso.curvature[:3], 1e-9, "curvature")
+    # Where the loss is flat the slope carries the error ~1e-16 n / (n - D1) of the gap, which the
+    # difference quotient amplifies (measured <= 2.2e-8): each is within CURVATURE_RTOL of the
+    # 40-digit value (the stationary-point test below), so they agree to that.
+    assert_rel_close(opt.curvature[3:], opt_iso.curvature[3:], CURVATURE_RTOL, "curvature, flat")
     # Ends of the 1% interval: crossings of log L with slope O(1e-2) per e-fold there, located to
     # a few ulps of u by the same iteration; the rounding of L (~1e-15) moves them ~1e-13
     # e-folds (measured <= 3.6e-13); 1e-11 leaves a factor of ~30.
