@@ -13,8 +13,10 @@ import ast
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -164,6 +166,55 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
     return executed
 
 
+def _start_worker(failed) -> None:
+    global _failed  # set by a worker whose notebook failed: the others start no new one
+    _failed = failed
+
+
+def _execute_timed(src: Path, params: dict, scratch: Path, timeout: float, tag: str):
+    """One notebook in a worker process; none is started once another has failed."""
+    if _failed.is_set():
+        return None
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "publication values"
+    print(f"{tag} ({shown}) ...", flush=True)
+    t0 = time.perf_counter()
+    try:
+        executed = execute(src, params, scratch, timeout)
+    except BuildError:
+        _failed.set()
+        raise
+    seconds = round(time.perf_counter() - t0, 1)
+    print(f"{tag} done in {seconds:.1f} s", flush=True)
+    return executed, seconds
+
+
+def execute_all(tasks: list[tuple], scratch: Path, timeout: float, jobs: int) -> list:
+    """Run (src, params, tag) tasks, up to `jobs` at a time, each in its own process and
+    kernel; return (executed, seconds) per task. After a failure the running notebooks finish
+    and no other starts; the error of the first failed task (in task order) is raised."""
+    if not tasks:
+        return []
+    ctx = multiprocessing.get_context("spawn")  # fresh interpreters, with os.environ as set
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: Ctrl-C is ours alone
+    try:
+        pool = ctx.Pool(min(jobs, len(tasks)), _start_worker, (ctx.Event(),))
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    with pool:  # leaving it (Ctrl-C, error) terminates the workers; their kernels follow
+        pending = [pool.apply_async(_execute_timed, (src, params, scratch, timeout, tag))
+                   for src, params, tag in tasks]
+        outcomes = []
+        for res in pending:
+            try:
+                outcomes.append(res.get())
+            except BuildError as err:
+                outcomes.append(err)
+    errors = [o for o in outcomes if isinstance(o, BuildError)]
+    if errors:
+        raise errors[0]
+    return outcomes
+
+
 def assemble(src_nb, executed, source_rel: str):
     """The cells of `src_nb` with the outputs of `executed` and papermill's cell: the same
     bytes whichever run produced the outputs, and prose edited since then taken as it is."""
@@ -193,9 +244,11 @@ def run(argv=None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="nslmodel-notebooks-"))
     isolate_kernels(epoch, scratch)
     if args.update_nbval_reference:  # the reference the tests compare the quick set with
-        for src in notebooks:
-            nb = nbformat.read(src, as_version=4)
-            ran = code_cells(execute(src, chosen[src.stem], scratch, args.cell_timeout))
+        tasks = [(src, chosen[src.stem], f"[{i}/{len(notebooks)}] {src.name}")
+                 for i, src in enumerate(notebooks, 1)]
+        results = execute_all(tasks, scratch, args.cell_timeout, args.jobs)
+        for src, (executed, _) in zip(notebooks, results):
+            nb, ran = nbformat.read(src, as_version=4), code_cells(executed)
             for cell, out in zip(code_cells(nb), ran, strict=True):
                 checked = cell.source.lstrip().startswith(NBVAL_MARKER)
                 cell.outputs = out.outputs if checked else []
@@ -208,35 +261,38 @@ def run(argv=None) -> int:
         old = out_dir / "provenance.json"
         old = json.loads(old.read_text()).get("notebooks", {}) if old.exists() else {}
         print(f"{len(notebooks)} notebook(s), {args.set!r} parameter set", flush=True)
+        sources, executed, todo = {}, {}, []
         for i, src in enumerate(notebooks, 1):
             nb, params = nbformat.read(src, as_version=4), chosen[src.stem]
             tag, done = f"[{i}/{len(notebooks)}] {src.name}", out_dir / src.name
             inputs = {"code": [c.source for c in code_cells(nb)], "parameters": params, "env": env}
             digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
             fresh = old.get(src.stem, {}).get("input_hash") == digest and done.exists()
+            sources[src.stem] = nb
             if fresh and not args.force:
-                executed = nbformat.read(done, as_version=4)
+                executed[src.stem] = nbformat.read(done, as_version=4)
                 runs[src.stem] = old[src.stem]
-                print(f"{tag}: code, parameters and environment unchanged, not re-executed")
+                print(f"{tag}: code, parameters and environment unchanged, not re-executed",
+                      flush=True)
             else:
-                shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "publication values"
-                print(f"{tag} ({shown}) ...", flush=True)
-                t0 = time.perf_counter()
-                executed = execute(src, params, scratch, args.cell_timeout)
-                seconds = round(time.perf_counter() - t0, 1)
-                print(f"{tag} done in {seconds:.1f} s", flush=True)
-                seeds = {k: params.get(k, v) for k, v in defaults[src.stem].items() if "seed" in k}
-                runs[src.stem] = {"parameters": params, "seeds": seeds, "wall_time_s": seconds,
-                                  "input_hash": digest}
+                todo.append((src, params, tag, digest))
+        results = execute_all([t[:3] for t in todo], scratch, args.cell_timeout, args.jobs)
+        for (src, params, _, digest), (nb, seconds) in zip(todo, results):
+            executed[src.stem] = nb
+            seeds = {k: params.get(k, v) for k, v in defaults[src.stem].items() if "seed" in k}
+            runs[src.stem] = {"parameters": params, "seeds": seeds, "wall_time_s": seconds,
+                              "input_hash": digest}
+        for src in notebooks:
             rel = src.relative_to(args.notebooks_dir.parent).as_posix()
-            nbformat.write(assemble(nb, executed, rel), staging / src.name)
+            nbformat.write(assemble(sources[src.stem], executed[src.stem], rel),
+                           staging / src.name)
         commit = git("rev-parse", "HEAD")
         rec = {"parameter_set": args.set, "git_commit": commit or "unknown",
                "git_dirty": None if commit is None else bool(git("status", "--porcelain")),
                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
                                          time.gmtime(epoch if epoch_given else time.time())),
                "source_date_epoch": epoch, "platform": platform.platform(),
-               "cpu_count": os.cpu_count(), "environment": env, "notebooks": runs,
+               "cpu_count": os.cpu_count(), "jobs": args.jobs, "environment": env, "notebooks": runs,
                "total_notebook_wall_time_s": round(sum(r["wall_time_s"] for r in runs.values()), 1)}
         (staging / "provenance.json").write_text(json.dumps(rec, indent=2) + "\n")
         listing = yaml.safe_dump(rec, sort_keys=False)  # included by the reproducing page
@@ -247,6 +303,12 @@ def run(argv=None) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", choices=("quick", "publication"), default="publication")
@@ -255,6 +317,12 @@ def parse_args(argv=None):
     p.add_argument("--force", action="store_true", help="re-execute unchanged notebooks too")
     # generous: the publication set runs Monte Carlo cells of minutes
     p.add_argument("--cell-timeout", type=float, default=3600, metavar="SECONDS")
+    # CPU-bound kernels: more than the usable cores only adds memory; 4 is the width at which
+    # the longest notebook, not the number of kernels, bounds the quick set's wall time
+    p.add_argument("--jobs", type=positive_int, metavar="N",
+                   default=min(4, len(os.sched_getaffinity(0))),
+                   help="notebooks executed at a time, each in its own process and kernel "
+                        "(default: the usable CPU cores, at most 4)")
     p.add_argument("--update-nbval-reference", action="store_true",
                    help="run the quick set; store the outputs of the checked cells in notebooks/")
     args = p.parse_args(argv)

@@ -237,3 +237,62 @@ def test_one_staging_helper_and_one_build_time_for_both_scripts(tmp_path, monkey
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(buildkit.BuildError, match="SOURCE_DATE_EPOCH='yesterday'"):
         buildkit.source_date_epoch()
+
+
+def test_jobs_run_notebooks_side_by_side_with_the_same_bytes(project, tmp_path):
+    nbdir, out = project
+    for name in ("a_ok", "b_ok"):  # long enough that the second starts before the first ends
+        _notebook(nbdir / f"{name}.ipynb", "import time\ntime.sleep(3)\nprint('x =', x)")
+    (nbdir / "params.yml").write_text("a_ok: {x: 2}\nb_ok: {x: 3}\n")
+    res = _runner(nbdir, out, "--jobs", 2)
+    assert res.returncode == 0, res.stderr_text
+    lines = res.stdout_text.splitlines()
+    first_done = next(i for i, line in enumerate(lines) if " done in " in line)
+    started = [line.split()[1] for line in lines[:first_done] if line.endswith(" ...")]
+    assert sorted(started) == ["a_ok.ipynb", "b_ok.ipynb"], res.stdout_text
+    one_at_a_time = _runner(nbdir, tmp_path / "serial", "--jobs", 1)
+    assert one_at_a_time.returncode == 0, one_at_a_time.stderr_text
+    assert [line.split(" (")[0].split(" done")[0] for line in
+            one_at_a_time.stdout_text.splitlines()[1:5]] == ["[1/2] a_ok.ipynb"] * 2 + [
+        "[2/2] b_ok.ipynb"] * 2
+    for name in ("a_ok.ipynb", "b_ok.ipynb"):
+        assert (out / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
+    assert json.loads((out / "provenance.json").read_text())["jobs"] == 2
+    bad = _runner(nbdir, out, "--jobs", 0)
+    assert bad.returncode == 2 and "--jobs: expected a positive integer, got '0'" in bad.stderr_text
+
+
+def _kernels_of(root: Path) -> list[str]:
+    """Process ids of the kernels whose environment names `root` (the runner's TMPDIR)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (b"ipykernel" in (proc / "cmdline").read_bytes()
+                    and str(root).encode() in (proc / "environ").read_bytes()):
+                found.append(proc.name)
+        except OSError:
+            pass  # the process ended meanwhile, or is not ours
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_interrupted_run_is_one_line_and_leaves_no_kernel(project):
+    nbdir, out = project
+    _notebook(nbdir / "a_ok.ipynb", "import time\ntime.sleep(120)")
+    proc = _start(RUNNER, "--set", "quick", "--notebooks-dir", nbdir, "--output-dir", out,
+                  cwd=nbdir.parent)
+    while not (line := proc.stdout.readline()).endswith(" ...\n"):
+        assert line, proc.stderr.read()  # the notebook has started
+    time.sleep(3)  # its kernel runs the sleeping cell
+    assert _kernels_of(nbdir.parent), "no kernel found"  # the check below can see one
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "build_notebooks: interrupted; the previous output is unchanged"
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "a_ok.ipynb"]
+    assert (out / "a_ok.ipynb").read_text() == "previous build"
+    # the kernel notices that its parent is gone (ipykernel polls it every second)
+    deadline = time.monotonic() + 20
+    while (left := _kernels_of(nbdir.parent)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"processes left running: {left}"
