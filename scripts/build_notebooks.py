@@ -2,8 +2,10 @@
 """Execute the book's notebooks with papermill into ``book/figures``, all or nothing.
 
 Publication values are the notebooks' ``parameters`` cells; the quick set, ``params.yml``, is
-checked against them by name and type. Only notebooks whose code, parameters or environment
-changed since the build in ``provenance.json`` are executed (prose edits are merged).
+checked against them by name and type, and injected together with them, so that the page shows
+one listing of the values used (the parameters cell is tagged ``remove-cell`` in the copy).
+Only notebooks whose code, parameters or environment changed since the build recorded in
+``provenance.json`` are executed (prose edits are merged), up to ``--jobs`` at a time.
 """
 
 from __future__ import annotations
@@ -62,9 +64,9 @@ def load_overrides(path: Path, names: list[str]) -> dict[str, dict]:
     if missing or extra:
         raise BuildError(f"{path}: no entry for notebook(s) {missing}; entries without a "
                          f"notebook: {extra} (an entry may be {{}})")
-    for name, entry in data.items():
-        if not isinstance(entry or {}, dict):
-            raise BuildError(f"{path}: {name} must be a mapping of parameters, got {entry!r}")
+    bad = next((n for n, entry in data.items() if not isinstance(entry or {}, dict)), None)
+    if bad:
+        raise BuildError(f"{path}: {bad} must be a mapping of parameters, got {data[bad]!r}")
     return {name: entry or {} for name, entry in data.items()}
 
 
@@ -114,10 +116,10 @@ def environment() -> dict:
         code.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
     installed = {d.metadata["Name"].lower().replace("_", "-"): d.version
                  for d in metadata.distributions()}
-    versions = {n: installed.get(n, "not installed") for n in PACKAGES}
     locks = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
              for pattern in LOCK_FILES for p in sorted(REPO_ROOT.glob(pattern))}
-    return {"python": platform.python_version(), "packages": versions,
+    return {"python": platform.python_version(),
+            "packages": {n: installed.get(n, "not installed") for n in PACKAGES},
             "package_code_sha256": code.hexdigest(), "lock_files": locks}
 
 
@@ -152,14 +154,12 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
                 CellTimeoutError: lambda: f"timed out after {timeout:g} s (see --cell-timeout)",
                 DeadKernelError: lambda: f"the kernel died ({err})"}.get(type(err))
         what = what() if what else f"{type(err).__name__}: {(str(err) or '?').splitlines()[0]}"
-        index, cell = started[-1] if started else (None, None)
-        nb = nbformat.read(src, as_version=4)
-        if index is not None and params:  # papermill's cell comes after the parameters cell
-            index -= index > next(i for i, c in enumerate(nb.cells) if "parameters" in tags(c))
-        first = next((ln.strip()[:80] for ln in (cell or {}).get("source", "").splitlines()
-                      if ln.strip()), "")
-        where = f"in cell {index + 1} of {len(nb.cells)} ({first!r})" if cell else "at start"
-        where = "in papermill's parameters cell" if INJECTED in tags(cell or {}) else where
+        index, cell = started[-1] if started else (0, {})
+        index -= any(INJECTED in tags(c) for _, c in started)  # papermill's cell is not in src
+        lines = [ln.strip()[:80] for ln in cell.get("source", "").splitlines() if ln.strip()]
+        cells = len(nbformat.read(src, as_version=4).cells)
+        where = f"in cell {index + 1} of {cells} ({(lines or [''])[0]!r})" if cell else "at start"
+        where = "in papermill's parameters cell" if INJECTED in tags(cell) else where
         raise BuildError(f"notebook {src.name} failed {where}: {what} (partly executed "
                          f"notebook: {out})") from None
     out.unlink()
@@ -167,65 +167,60 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
 
 
 def _start_worker(failed) -> None:
-    global _failed  # set by a worker whose notebook failed: the others start no new one
+    global _failed  # set by a worker whose notebook failed: then no other notebook starts
     _failed = failed
 
 
-def _execute_timed(src: Path, params: dict, scratch: Path, timeout: float, tag: str):
-    """One notebook in a worker process; none is started once another has failed."""
+def _execute_timed(task: tuple):
+    """Run one task of `execute_all` in a worker: (executed, seconds), or its BuildError."""
+    *args, tag, shown = task
     if _failed.is_set():
         return None
-    shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "publication values"
     print(f"{tag} ({shown}) ...", flush=True)
     t0 = time.perf_counter()
     try:
-        executed = execute(src, params, scratch, timeout)
-    except BuildError:
+        executed = execute(*args)
+    except BuildError as err:
         _failed.set()
-        raise
-    seconds = round(time.perf_counter() - t0, 1)
-    print(f"{tag} done in {seconds:.1f} s", flush=True)
+        return err
+    print(f"{tag} done in {(seconds := round(time.perf_counter() - t0, 1)):.1f} s", flush=True)
     return executed, seconds
 
 
-def execute_all(tasks: list[tuple], scratch: Path, timeout: float, jobs: int) -> list:
-    """Run (src, params, tag) tasks, up to `jobs` at a time, each in its own process and
-    kernel; return (executed, seconds) per task. After a failure the running notebooks finish
-    and no other starts; the error of the first failed task (in task order) is raised."""
+def execute_all(tasks: list[tuple], jobs: int) -> list[tuple]:
+    """Run (src, params, scratch, timeout, tag, shown) tasks, `jobs` at a time, each in a
+    process of its own; after a failure the running ones finish and the first in task order
+    is raised. Ctrl-C reaches this process only, which then stops the workers."""
     if not tasks:
         return []
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters, with os.environ as set
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: Ctrl-C is ours alone
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers inherit "ignore"
     try:
         pool = ctx.Pool(min(jobs, len(tasks)), _start_worker, (ctx.Event(),))
     finally:
         signal.signal(signal.SIGINT, handler)
-    with pool:  # leaving it (Ctrl-C, error) terminates the workers; their kernels follow
-        pending = [pool.apply_async(_execute_timed, (src, params, scratch, timeout, tag))
-                   for src, params, tag in tasks]
-        outcomes = []
-        for res in pending:
-            try:
-                outcomes.append(res.get())
-            except BuildError as err:
-                outcomes.append(err)
-    errors = [o for o in outcomes if isinstance(o, BuildError)]
-    if errors:
-        raise errors[0]
+    with pool:  # leaving it terminates the workers; their kernels see their parent go and exit
+        outcomes = list(pool.imap(_execute_timed, tasks))
+    for err in (o for o in outcomes if isinstance(o, BuildError)):
+        raise err
     return outcomes
 
 
 def assemble(src_nb, executed, source_rel: str):
-    """The cells of `src_nb` with the outputs of `executed` and papermill's cell: the same
-    bytes whichever run produced the outputs, and prose edited since then taken as it is."""
+    """The cells of `src_nb` with the outputs of `executed` and papermill's cell, shown as the
+    parameters cell was (which is removed from the page): the same bytes whichever run
+    produced the outputs, and prose edited since then taken as it is."""
     ran, cells = iter(code_cells(executed)), []
     injected = [c for c in executed.cells if INJECTED in tags(c)]
-    for cell in injected:
-        cell["id"], cell.metadata = INJECTED, {"tags": [INJECTED]}
     for cell in src_nb.cells:  # a copy read for this build
         if cell.cell_type == "code":
             old = next(ran)
             cell.outputs, cell.execution_count = old.outputs, old.execution_count
+        if "parameters" in tags(cell) and injected:
+            shown = [t for t in tags(cell) if t != "parameters"]  # e.g. hide-input
+            for new in injected:
+                new["id"], new.metadata = INJECTED, {"tags": [INJECTED, *shown]}
+            cell.metadata.tags = [*tags(cell), "remove-cell"]
         cells += [cell, *injected] if "parameters" in tags(cell) else [cell]
     pm = executed.metadata.get("papermill", {})  # without timestamps and paths of the run
     pm = {k: pm[k] for k in ("default_parameters", "parameters", "version") if k in pm}
@@ -239,60 +234,62 @@ def run(argv=None) -> int:
     notebooks = sorted(args.notebooks_dir.glob("[!.]*.ipynb"))
     overrides = load_overrides(args.notebooks_dir / "params.yml", [p.stem for p in notebooks])
     chosen = {p.stem: overrides[p.stem] if args.set == "quick" else {} for p in notebooks}
-    defaults = {p.stem: check_parameters(p, chosen[p.stem]) for p in notebooks}
+    used = {p.stem: {**check_parameters(p, chosen[p.stem]), **chosen[p.stem]} for p in notebooks}
     env, epoch_given, epoch = environment(), "SOURCE_DATE_EPOCH" in os.environ, source_date_epoch()
     scratch = Path(tempfile.mkdtemp(prefix="nslmodel-notebooks-"))
     isolate_kernels(epoch, scratch)
+
+    def task(i: int, src: Path) -> tuple:  # overrides come with every other value used
+        shown = ", ".join(f"{k}={v!r}" for k, v in chosen[src.stem].items())
+        return (src, used[src.stem] if shown else {}, scratch, args.cell_timeout,
+                f"[{i}/{len(notebooks)}] {src.name}", shown or "publication values")
+
     if args.update_nbval_reference:  # the reference the tests compare the quick set with
-        tasks = [(src, chosen[src.stem], f"[{i}/{len(notebooks)}] {src.name}")
-                 for i, src in enumerate(notebooks, 1)]
-        results = execute_all(tasks, scratch, args.cell_timeout, args.jobs)
+        results = execute_all([task(i, src) for i, src in enumerate(notebooks, 1)], args.jobs)
         for src, (executed, _) in zip(notebooks, results):
-            nb, ran = nbformat.read(src, as_version=4), code_cells(executed)
-            for cell, out in zip(code_cells(nb), ran, strict=True):
+            nb = nbformat.read(src, as_version=4)
+            for cell, out in zip(code_cells(nb), code_cells(executed), strict=True):
                 checked = cell.source.lstrip().startswith(NBVAL_MARKER)
                 cell.outputs = out.outputs if checked else []
                 cell.execution_count = out.execution_count if checked else None
             nbformat.write(nb, src)  # validates first
             print(f"{src.name}: outputs of the '{NBVAL_MARKER}' cells stored")
         return 0
-    out_dir, runs = args.output_dir, {}
+    out_dir, runs, executed, todo = args.output_dir, {}, {}, []
     with locked(out_dir, "build_notebooks"), staged(out_dir) as staging:
         old = out_dir / "provenance.json"
         old = json.loads(old.read_text()).get("notebooks", {}) if old.exists() else {}
         print(f"{len(notebooks)} notebook(s), {args.set!r} parameter set", flush=True)
-        sources, executed, todo = {}, {}, []
         for i, src in enumerate(notebooks, 1):
-            nb, params = nbformat.read(src, as_version=4), chosen[src.stem]
-            tag, done = f"[{i}/{len(notebooks)}] {src.name}", out_dir / src.name
-            inputs = {"code": [c.source for c in code_cells(nb)], "parameters": params, "env": env}
+            code = [c.source for c in code_cells(nbformat.read(src, as_version=4))]
+            inputs = {"code": code, "parameters": chosen[src.stem], "env": env}
             digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-            fresh = old.get(src.stem, {}).get("input_hash") == digest and done.exists()
-            sources[src.stem] = nb
-            if fresh and not args.force:
-                executed[src.stem] = nbformat.read(done, as_version=4)
+            if (old.get(src.stem, {}).get("input_hash") == digest and not args.force
+                    and (out_dir / src.name).exists()):
+                executed[src.stem] = nbformat.read(out_dir / src.name, as_version=4)
                 runs[src.stem] = old[src.stem]
-                print(f"{tag}: code, parameters and environment unchanged, not re-executed",
-                      flush=True)
+                print(f"[{i}/{len(notebooks)}] {src.name}: code, parameters and environment "
+                      "unchanged, not re-executed", flush=True)
             else:
-                todo.append((src, params, tag, digest))
-        results = execute_all([t[:3] for t in todo], scratch, args.cell_timeout, args.jobs)
-        for (src, params, _, digest), (nb, seconds) in zip(todo, results):
+                todo.append((task(i, src), digest))
+        for (t, digest), (nb, seconds) in zip(todo, execute_all([t for t, _ in todo], args.jobs)):
+            src = t[0]
             executed[src.stem] = nb
-            seeds = {k: params.get(k, v) for k, v in defaults[src.stem].items() if "seed" in k}
-            runs[src.stem] = {"parameters": params, "seeds": seeds, "wall_time_s": seconds,
+            runs[src.stem] = {"parameters": chosen[src.stem], "wall_time_s": seconds,
+                              "seeds": {k: v for k, v in used[src.stem].items() if "seed" in k},
                               "input_hash": digest}
         for src in notebooks:
             rel = src.relative_to(args.notebooks_dir.parent).as_posix()
-            nbformat.write(assemble(sources[src.stem], executed[src.stem], rel),
-                           staging / src.name)
+            nb = assemble(nbformat.read(src, as_version=4), executed[src.stem], rel)
+            nbformat.write(nb, staging / src.name)
         commit = git("rev-parse", "HEAD")
         rec = {"parameter_set": args.set, "git_commit": commit or "unknown",
                "git_dirty": None if commit is None else bool(git("status", "--porcelain")),
                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
                                          time.gmtime(epoch if epoch_given else time.time())),
                "source_date_epoch": epoch, "platform": platform.platform(),
-               "cpu_count": os.cpu_count(), "jobs": args.jobs, "environment": env, "notebooks": runs,
+               "cpu_count": os.cpu_count(), "jobs": args.jobs, "environment": env,
+               "notebooks": runs,
                "total_notebook_wall_time_s": round(sum(r["wall_time_s"] for r in runs.values()), 1)}
         (staging / "provenance.json").write_text(json.dumps(rec, indent=2) + "\n")
         listing = yaml.safe_dump(rec, sort_keys=False)  # included by the reproducing page
@@ -303,12 +300,6 @@ def run(argv=None) -> int:
     return 0
 
 
-def positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", choices=("quick", "publication"), default="publication")
@@ -317,15 +308,16 @@ def parse_args(argv=None):
     p.add_argument("--force", action="store_true", help="re-execute unchanged notebooks too")
     # generous: the publication set runs Monte Carlo cells of minutes
     p.add_argument("--cell-timeout", type=float, default=3600, metavar="SECONDS")
-    # CPU-bound kernels: more than the usable cores only adds memory; 4 is the width at which
-    # the longest notebook, not the number of kernels, bounds the quick set's wall time
-    p.add_argument("--jobs", type=positive_int, metavar="N",
-                   default=min(4, len(os.sched_getaffinity(0))),
+    # CPU-bound kernels: more than the usable cores only costs memory; beyond 4 the longest
+    # notebook, not their number, sets the wall time of the quick set
+    p.add_argument("--jobs", type=int, default=min(4, len(os.sched_getaffinity(0))), metavar="N",
                    help="notebooks executed at a time, each in its own process and kernel "
                         "(default: the usable CPU cores, at most 4)")
     p.add_argument("--update-nbval-reference", action="store_true",
                    help="run the quick set; store the outputs of the checked cells in notebooks/")
     args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"argument --jobs: expected a positive integer, got {args.jobs}")
     args.set = "quick" if args.update_nbval_reference else args.set
     args.notebooks_dir, args.output_dir = args.notebooks_dir.resolve(), args.output_dir.resolve()
     return args

@@ -125,6 +125,24 @@ def test_run_is_deterministic_and_incremental(project):
     assert not list(out.glob(".staging-*"))
 
 
+def test_the_copy_lists_every_value_used_once(project, tmp_path):
+    """Quick set: papermill's cell holds every parameter (overridden or not) and the parameters
+    cell is removed from the page; publication set: nothing is injected or removed."""
+    nbdir, out = project
+    (nbdir / "params.yml").write_text("a_ok: {x: 2, seed: 5}\n")
+    assert (res := _runner(nbdir, out)).returncode == 0, res.stderr_text
+    cells = nbformat.read(out / "a_ok.ipynb", as_version=4).cells
+    assert [c.metadata.get("tags") for c in cells] == [
+        None, ["parameters", "remove-cell"], [runner.INJECTED], None]
+    assert cells[2].source.splitlines()[1:] == ["x = 2", "gamma = 0.5", "seed = 5"]
+    publication = _run(RUNNER, "--notebooks-dir", nbdir, "--output-dir", tmp_path / "pub",
+                       cwd=nbdir.parent)
+    assert publication.returncode == 0, publication.stderr_text
+    cells = nbformat.read(tmp_path / "pub" / "a_ok.ipynb", as_version=4).cells
+    assert [c.metadata.get("tags") for c in cells] == [None, ["parameters"], None]
+    assert cells[2].outputs[0]["text"] == "x = 1 gamma = 0.5\n"
+
+
 @pytest.mark.parametrize(("params", "message"), [
     ("a_ok: {x: 2, nope: 1}", "params.yml sets ['nope'], which the parameters cell does not"),
     ("a_ok: not a mapping", "a_ok must be a mapping of parameters"),
@@ -259,7 +277,7 @@ def test_jobs_run_notebooks_side_by_side_with_the_same_bytes(project, tmp_path):
         assert (out / name).read_bytes() == (tmp_path / "serial" / name).read_bytes()
     assert json.loads((out / "provenance.json").read_text())["jobs"] == 2
     bad = _runner(nbdir, out, "--jobs", 0)
-    assert bad.returncode == 2 and "--jobs: expected a positive integer, got '0'" in bad.stderr_text
+    assert bad.returncode == 2 and "--jobs: expected a positive integer, got 0" in bad.stderr_text
 
 
 def _kernels_of(root: Path) -> list[str]:
