@@ -138,11 +138,14 @@ def isolate_kernels(epoch: int | None, scratch: Path) -> None:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in paths if p)
 
 
-def execute(src: Path, params: dict, scratch: Path, timeout: float):
-    """Run `src` with papermill; a failure names its cell (1-based, in `src`) and first line."""
+def execute(task: tuple):
+    """Run (src, params, scratch, timeout, tag, shown) with papermill: (executed, seconds).
+    A failure names its cell (1-based, in `src`) and the cell's first line."""
+    src, params, scratch, timeout, tag, shown = task
     logging.getLogger("papermill").setLevel(logging.CRITICAL)  # the error below says it all
+    print(f"{tag} ({shown}) ...", flush=True)
     # nbclient reports each cell as it starts (papermill marks every cell "completed")
-    started, out = [], scratch / src.name
+    started, out, t0 = [], scratch / src.name, time.perf_counter()
     try:
         executed = papermill.execute_notebook(
             str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
@@ -163,47 +166,24 @@ def execute(src: Path, params: dict, scratch: Path, timeout: float):
         raise BuildError(f"notebook {src.name} failed {where}: {what} (partly executed "
                          f"notebook: {out})") from None
     out.unlink()
-    return executed
-
-
-def _start_worker(failed) -> None:
-    global _failed  # set by a worker whose notebook failed: then no other notebook starts
-    _failed = failed
-
-
-def _execute_timed(task: tuple):
-    """Run one task of `execute_all` in a worker: (executed, seconds), or its BuildError."""
-    *args, tag, shown = task
-    if _failed.is_set():
-        return None
-    print(f"{tag} ({shown}) ...", flush=True)
-    t0 = time.perf_counter()
-    try:
-        executed = execute(*args)
-    except BuildError as err:
-        _failed.set()
-        return err
     print(f"{tag} done in {(seconds := round(time.perf_counter() - t0, 1)):.1f} s", flush=True)
     return executed, seconds
 
 
 def execute_all(tasks: list[tuple], jobs: int) -> list[tuple]:
-    """Run (src, params, scratch, timeout, tag, shown) tasks, `jobs` at a time, each in a
-    process of its own; after a failure the running ones finish and the first in task order
-    is raised. Ctrl-C reaches this process only, which then stops the workers."""
+    """`execute` the tasks, `jobs` at a time, each in a process (and kernel) of its own. The
+    first failure in task order is raised once the tasks before it have finished, as a run of
+    one at a time would report it; the running ones are then stopped."""
     if not tasks:
         return []
     ctx = multiprocessing.get_context("spawn")  # fresh interpreters, with os.environ as set
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers inherit "ignore"
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: Ctrl-C is ours alone
     try:
-        pool = ctx.Pool(min(jobs, len(tasks)), _start_worker, (ctx.Event(),))
+        pool = ctx.Pool(min(jobs, len(tasks)))
     finally:
         signal.signal(signal.SIGINT, handler)
     with pool:  # leaving it terminates the workers; their kernels see their parent go and exit
-        outcomes = list(pool.imap(_execute_timed, tasks))
-    for err in (o for o in outcomes if isinstance(o, BuildError)):
-        raise err
-    return outcomes
+        return list(pool.imap(execute, tasks))
 
 
 def assemble(src_nb, executed, source_rel: str):
@@ -262,7 +242,7 @@ def run(argv=None) -> int:
         print(f"{len(notebooks)} notebook(s), {args.set!r} parameter set", flush=True)
         for i, src in enumerate(notebooks, 1):
             code = [c.source for c in code_cells(nbformat.read(src, as_version=4))]
-            inputs = {"code": code, "parameters": chosen[src.stem], "env": env}
+            inputs = {"code": code, "parameters": task(i, src)[1], "env": env}  # as injected
             digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
             if (old.get(src.stem, {}).get("input_hash") == digest and not args.force
                     and (out_dir / src.name).exists()):

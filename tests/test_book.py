@@ -166,6 +166,31 @@ def test_book_builds_without_warnings(built_book, book_tree):
     assert not missing, f"pages missing from the site: {missing}"
 
 
+def test_each_chapter_lists_its_parameters_once_with_the_values_used(site):
+    """The quick build shows one parameters listing per chapter, holding every value the run
+    used, overrides included (papermill's cell; the publication values' cell is removed)."""
+    import papermill
+    from papermill.translators import PythonTranslator
+
+    names = [p.stem for p in NOTEBOOKS]
+    overrides = runner.load_overrides(REPO / "notebooks" / "params.yml", names)
+    for src in NOTEBOOKS:
+        page = (site / "book" / "figures" / f"{src.stem}.html").read_text(encoding="utf-8")
+        starts = [m.end() for m in re.finditer(
+            r'<div class="cell [^"]*\btag_(?:injected-)?parameters\b', page)]
+        assert len(starts) == 1, f"{src.name}: {len(starts)} parameters listings"
+        listing = re.search(r"<pre>(.*?)</pre>", page[starts[0]:], re.S).group(1)
+        listing = html.unescape(re.sub(r"<[^>]+>", "", listing)).splitlines()
+        used = {**runner.check_parameters(src, overrides[src.stem]), **overrides[src.stem]}
+        # papermill writes every value when it injects any; else the cell's own text shows
+        written = ({k: PythonTranslator.translate(v) for k, v in used.items()}
+                   if overrides[src.stem] else
+                   {k: i["default"] for k, i in papermill.inspect_notebook(str(src)).items()})
+        missing = [f"{k} = {v}" for k, v in written.items() if not any(
+            re.match(re.escape(f"{k} = {v}") + r"\s*(#|$)", line) for line in listing)]
+        assert not missing, f"{src.name}: the listing lacks {missing}: {listing}"
+
+
 class _PageParser(html.parser.HTMLParser):
     """Collects the ids of a page and every URL it references."""
 

@@ -39,12 +39,9 @@ def _commit(root: Path) -> str:
 def lock_context(lock: Path) -> dict[str, str]:
     """The lock's SHA-256 and whether the running environment matches its pins."""
     pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", lock.read_text(encoding="utf-8"), re.M))
-    def installed(name):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-    differ = sorted(n for n, v in pins.items() if installed(n) != v)
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version
+                 for d in importlib.metadata.distributions()}  # names as PEP 503 normalises them
+    differ = sorted(n for n, v in pins.items() if installed.get(n.lower()) != v)
     status = (f"all {len(pins)} locked packages were installed at their locked versions"
               if not differ else f"{len(differ)} of {len(pins)} locked packages were installed "
               f"at other versions or not at all (an unlocked install): {', '.join(differ[:8])}")

@@ -10,17 +10,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
 
-def drop_mathjax3_config(app: Sphinx) -> None:
-    """builder-inited, after myst-parser has set ``mathjax3_config``."""
+def drop_mathjax3_config(app) -> None:
     app.config.mathjax3_config = None
 
 
-def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
-    """build-finished: copy the MathJax tree into ``_static/mathjax``."""
+def copy_mathjax(app, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     import jupyter_server_mathjax  # in the book extra
@@ -30,9 +27,9 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
     shutil.copytree(source, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
 
 
-def setup(app: Sphinx) -> dict:
+def setup(app) -> dict:
     app.setup_extension("sphinx.ext.mathjax")
-    # myst-parser's override runs at the default priority (500); ours must come after it.
+    # after myst-parser sets mathjax3_config in builder-inited (at the default priority, 500)
     app.connect("builder-inited", drop_mathjax3_config, priority=900)
-    app.connect("build-finished", copy_mathjax)
+    app.connect("build-finished", copy_mathjax)  # into the site, once it is written
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
