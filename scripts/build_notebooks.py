@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import platform
+import shutil
 import signal
 import sys
 import tempfile
@@ -125,9 +126,7 @@ def environment() -> dict:
 
 def isolate_kernels(epoch: int | None, scratch: Path) -> None:
     """Give this process, whose children are the kernels, a reproducible environment."""
-    profile = scratch / "ipython" / "profile_default"  # no user startup files; quiet kernel log
-    profile.mkdir(parents=True)
-    (profile / "ipython_kernel_config.py").write_text('c.IPKernelApp.log_level = "CRITICAL"\n')
+    # IPYTHONDIR: a fresh profile, without the user's startup files
     os.environ.update(IPYTHONDIR=str(scratch / "ipython"), PYTHONHASHSEED="0", TQDM_DISABLE="1")
     for name in ("SOURCE_DATE_EPOCH", "MPLBACKEND"):  # another backend hides the figures
         os.environ.pop(name, None)
@@ -151,6 +150,7 @@ def execute(task: tuple):
             str(src), str(out), parameters=params, kernel_name="python3", progress_bar=False,
             cwd=str(scratch), request_save_on_cell_execute=True, execution_timeout=timeout,
             coalesce_streams=True,  # else a slow cell's output is split at random points
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # a quiet kernel log
             on_cell_start=lambda cell, cell_index: started.append((cell_index, cell)))
     except Exception as err:
         what = {PapermillExecutionError: lambda: f"{err.ename}: {err.evalue}",
@@ -234,6 +234,7 @@ def run(argv=None) -> int:
                 cell.execution_count = out.execution_count if checked else None
             nbformat.write(nb, src)  # validates first
             print(f"{src.name}: outputs of the '{NBVAL_MARKER}' cells stored")
+        shutil.rmtree(scratch, ignore_errors=True)
         return 0
     out_dir, runs, executed, todo = args.output_dir, {}, {}, []
     with locked(out_dir, "build_notebooks"), staged(out_dir) as staging:
@@ -277,6 +278,7 @@ def run(argv=None) -> int:
         for stale in set(out_dir.glob("*.ipynb")) - {out_dir / p.name for p in notebooks}:
             stale.unlink()  # its source left notebooks/
     print(f"{len(runs)} executed notebook(s) in {out_dir}", flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)  # a failed run keeps it: its error names it
     return 0
 
 
