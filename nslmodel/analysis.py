@@ -11,7 +11,8 @@ Eq. 129), and two small formatters for the text of the book.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,16 +29,22 @@ __all__ = [
     "compare",
     "combine",
     "jackknife",
+    "mean_ratio",
     "fitted_log_minimum",
     "sweep_minimum",
+    "MinimaComparison",
+    "compare_minima",
     "local_exponent",
     "fitted_exponent",
     "sigma_y",
+    "mrs_ridgeless_loss",
     "loss_denominator",
     "scaling_corrections",
     "trace_approximation",
     "finite_or_nan",
     "latex_sci",
+    "glue_values",
+    "Stopwatch",
     "rerun_command",
     "rerun_note",
 ]
@@ -192,6 +199,43 @@ def jackknife(samples, statistic):
     return float(statistic(x)), se
 
 
+def mean_ratio(samples, num, den):
+    r"""Ratio of trial means of two points of a sweep, with its jackknife error over trials.
+
+    .. math::
+        r = \frac{\bar x_{\rm num}}{\bar x_{\rm den}}, \qquad
+        \mathrm{se}^2 = \frac{n-1}{n}\sum_{i=1}^{n}(r_{(i)} - \bar r_{(\cdot)})^2,
+
+    with :math:`r_{(i)}` the ratio without trial i (the leave-one-out means are exact, not
+    re-summed). Points of one sweep share draws, so their losses are correlated and the error
+    of their ratio is much smaller than the errors of the two means would suggest; the
+    jackknife includes that correlation.
+
+    Parameters
+    ----------
+    samples : ndarray, shape (trials, ...)
+        Per-trial losses (``SweepResult.samples``); the trailing axes are flattened.
+    num, den : array_like of int
+        Flat indices of the numerator and denominator points; they broadcast together.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The ratio on all trials and its jackknife standard error, of the broadcast shape.
+    """
+    x = np.asarray(samples, dtype=float)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"samples must hold at least 2 trials for a jackknife; got {n}")
+    x = x.reshape(n, -1)
+    loo = (x.sum(axis=0) - x) / (n - 1)  # row i: the means without trial i
+    num, den = np.asarray(num), np.asarray(den)
+    r_loo = loo[:, num] / loo[:, den]
+    se = np.sqrt((n - 1) / n * np.sum((r_loo - r_loo.mean(axis=0)) ** 2, axis=0))
+    m = x.mean(axis=0)
+    return m[num] / m[den], se
+
+
 @_validate.validated(gammas=_POSITIVE_REALS, loss=_POSITIVE_REALS, fit_points=_POSITIVE_INT, degree=_POSITIVE_INT)
 def fitted_log_minimum(gammas, loss, *, fit_points=5, degree=3) -> float:
     r"""log of the ridge minimizing a polynomial in :math:`\log\gamma` fitted to :math:`\log L`.
@@ -250,6 +294,39 @@ def sweep_minimum(gammas, samples, *, exact=None, fit_points=5, degree=3) -> Fit
     return FittedMinimum(gamma=float(np.exp(log_g)), log_se=se, fit_bias=bias)
 
 
+@dataclass(frozen=True)
+class MinimaComparison:
+    """Fitted minima of several simulated sweeps against the exact minimizers (arrays, one per sweep)."""
+
+    gamma: np.ndarray
+    """Fitted minimizing ridge of each sweep (:func:`sweep_minimum`)."""
+    log_se: np.ndarray
+    """Jackknife standard error of log(gamma)."""
+    fit_bias: np.ndarray
+    """Relative error of the same fit applied to the exact loss at the sweep's ridges."""
+    gamma_exact: np.ndarray
+    """The exact minimizer of each sweep."""
+
+    @property
+    def z(self) -> np.ndarray:
+        """log(gamma / gamma_exact) / log_se: the distance in standard errors."""
+        return np.log(self.gamma / self.gamma_exact) / self.log_se
+
+
+def compare_minima(gammas, samples, exact_loss, gamma_exact, *, fit_points=5, degree=3) -> MinimaComparison:
+    """:func:`sweep_minimum` of each row of a sweep grid against its exact minimizer.
+
+    ``gammas`` and ``exact_loss`` have shape (sweeps, ridges), ``samples`` (trials, sweeps,
+    ridges) (``SweepResult.samples``), ``gamma_exact`` (sweeps,).
+    """
+    gammas, exact_loss = np.asarray(gammas, float), np.asarray(exact_loss, float)
+    g_exact = np.asarray(gamma_exact, float)
+    fits = [sweep_minimum(gammas[i], samples[:, i], exact=(exact_loss[i], g_exact[i]), fit_points=fit_points,
+                          degree=degree) for i in range(gammas.shape[0])]
+    return MinimaComparison(gamma=np.array([f.gamma for f in fits]), log_se=np.array([f.log_se for f in fits]),
+                            fit_bias=np.array([f.fit_bias for f in fits]), gamma_exact=g_exact)
+
+
 # ---------------------------------------------------------------------------------------------
 # Exponents
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +363,34 @@ def fitted_exponent(x, y) -> float:
 def sigma_y(spectrum, sigma_w=1.0) -> float:
     r"""Standard deviation of a clean label :math:`y = Wx`: :math:`\sigma_y^2 = \sigma_w^2\sum_I\lambda_I/M`."""
     return float(sigma_w * np.sqrt(spectrum.trace / spectrum.M))
+
+
+# Bracket of log(Delta) for the Maloney-Roberts-Sully condition sum_I lam_I/(lam_I + Delta) = n:
+# at Delta = e^-80 every term is ~1 (the sum ~ M > n) while lam_M = M^-(1+alpha) > e^-80, e.g. up to
+# M = 1e6 at alpha = 4; at Delta = e^10 the sum is below e^-10 zeta(1 + alpha) < 1 <= n. brentq
+# raises if the root lies outside.
+_MRS_LOG_BRACKET = (-80.0, 10.0)
+
+
+def mrs_ridgeless_loss(N, T, M, alpha) -> float:
+    r"""Ridgeless loss in the form of Maloney, Roberts and Sully, an independent check of Eqs. 105-126.
+
+    With :math:`n = \min(N, T)`, :math:`m = \max(N, T)`, :math:`\lambda_I = I^{-(1+\alpha)}`
+    (:math:`\lambda_+ = \sigma_w = \sigma_u = C = 1`) and :math:`\Delta` the root of
+    :math:`\sum_I \lambda_I/(\lambda_I + \Delta) = n`,
+
+    .. math::
+        \langle L\rangle_{\gamma\to 0} = \frac{n\,\Delta}{2M\,(1 - n/m)} .
+
+    Scalars only (one root per call); ``N != T``.
+    """
+    from scipy.optimize import brentq
+
+    lam, (n, m) = np.arange(1, int(M) + 1.0) ** -(1 + alpha), sorted((float(N), float(T)))
+    if n == m:
+        raise ValueError(f"N and T must differ (the ridgeless loss is infinite at N = T); got N = T = {n:g}")
+    logd = brentq(lambda x: np.sum(lam / (lam + np.exp(x))) - n, *_MRS_LOG_BRACKET, xtol=1e-14, rtol=1e-15)
+    return float(n * np.exp(logd) / (2 * M * (1 - n / m)))
 
 
 def loss_denominator(solution):
@@ -419,6 +524,18 @@ def latex_sci(x, digits=2) -> str:
     return rf"{mantissa} \times {power}"
 
 
+def glue_values(glue, **values) -> None:
+    """Call ``glue(name, value, display=False)`` for each keyword (myst-nb's ``glue``).
+
+    NumPy scalars become Python floats (ints stay ints, strings stay strings), so the book
+    formats them with ``{glue:text}`` format specs like any number.
+    """
+    for name, value in values.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        glue(name, value if isinstance(value, (str, int, float)) else float(value), display=False)
+
+
 def rerun_command(notebook: str, **parameters) -> str:
     """The papermill command that reruns ``notebooks/<notebook>.ipynb`` with these parameters.
 
@@ -432,7 +549,34 @@ def rerun_command(notebook: str, **parameters) -> str:
     return " ".join([f"papermill notebooks/{notebook}.ipynb {notebook}.out.ipynb", *plain, *yaml])
 
 
-def rerun_note(notebook: str, *, runtime: str, **parameters) -> str:
+@dataclass(frozen=True)
+class Stopwatch:
+    """Wall-clock and CPU time since it was made: the measured run time of a notebook's execution.
+
+    Made in the first code cell after the parameters; :func:`rerun_note` reads it in the last.
+    CPU time is that of the whole process (every thread), so it exceeds the wall time when the
+    trials run on several threads.
+    """
+
+    wall0: float = field(default_factory=time.perf_counter)
+    """``time.perf_counter()`` when it was made."""
+    cpu0: float = field(default_factory=time.process_time)
+    """``time.process_time()`` when it was made."""
+
+    def elapsed(self) -> tuple[float, float]:
+        """(wall, CPU) seconds since it was made."""
+        return time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+
+
+def _seconds(t: float) -> str:
+    # Two significant digits: a run time varies by more than 1% between runs and machines.
+    return f"{float(f'{t:.2g}'):g} s"
+
+
+def rerun_note(notebook: str, *, clock: Stopwatch, **parameters) -> str:
     """A "Rerun this chapter" note (CommonMark, as notebook Markdown output is rendered): the
-    :func:`rerun_command` and the expected run time."""
-    return f"**Rerun this chapter:** `{rerun_command(notebook, **parameters)}`\n\nExpected run time: {runtime}"
+    :func:`rerun_command` and the run time of this execution, measured by ``clock``."""
+    wall, cpu = clock.elapsed()
+    return (f"**Rerun this chapter:** `{rerun_command(notebook, **parameters)}`\n\n"
+            f"This execution took {_seconds(wall)} (wall clock; {_seconds(cpu)} of CPU time), "
+            "from the cell after the parameters to this note.")

@@ -303,6 +303,32 @@ class CurveComparison:
     """Simulated mean of the Gaussian model with the same spectrum (and teacher and noise)."""
     gauss_sem: np.ndarray
 
+    @property
+    def varied(self) -> np.ndarray:
+        """The size that varies along the curve: N if it does, else T."""
+        return self.N if np.ptp(self.N) > 0 else self.T
+
+    def z(self, which: str = "data") -> np.ndarray:
+        """(mean - theory) / sem of the ``"data"`` or the ``"gauss"`` simulation."""
+        return (self._mean(which) - self.theory) / getattr(self, f"{which}_sem")
+
+    def scaled_rel(self, which: str = "data") -> np.ndarray:
+        r"""(mean / theory - 1) :math:`\times \min(N, T)`: of order 1 for a finite-size offset."""
+        return (self._mean(which) / self.theory - 1) * np.minimum(self.N, self.T)
+
+    def exponents(self, floor=0.0, upto=None) -> tuple[float, float, float]:
+        """:func:`excess_exponent` of the data and of the theory over the points with the varied
+        size at most ``upto`` (all by default), and the largest ``|data / theory - 1|`` of the curve."""
+        x = self.varied
+        w = np.ones(x.shape, bool) if upto is None else x <= upto
+        return (excess_exponent(x[w], self.data_mean[w], floor), excess_exponent(x[w], self.theory[w], floor),
+                float(np.max(np.abs(self.data_mean / self.theory - 1))))
+
+    def _mean(self, which):
+        if which not in ("data", "gauss"):
+            raise ValueError(f"which must be 'data' or 'gauss'; got {which!r}")
+        return getattr(self, f"{which}_mean")
+
 
 @_v.validated(
     N=_v.Integer(1, array=True), T=_v.Integer(1, array=True), ridge_factor=_v.Real(0.0), data=_DATA,

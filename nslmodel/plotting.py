@@ -200,7 +200,8 @@ def loglog_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, tit
     return ax
 
 
-def residual_axes(ax, x, z, *, xlabel, band=3.0, **kwargs):
+def residual_axes(ax, x, z, *, xlabel, band=3.0, ylabel="(sim. - theory) / s.e.", title=None, xscale="log",
+                  **kwargs):
     """Residual panel: ``z`` (deviation in standard errors) against ``x``, with a +-band shaded.
 
     Points beyond the band are the ones the text counts as outliers
@@ -212,7 +213,21 @@ def residual_axes(ax, x, z, *, xlabel, band=3.0, **kwargs):
     kwargs.setdefault("linestyle", "none")
     kwargs.setdefault("markersize", 4)
     ax.plot(x, z, **kwargs)
-    ax.set_xscale("log")
+    ax.set_xscale(xscale)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("(sim. - theory) / s.e.")
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
     return ax
+
+
+def glue_figure(glue, name: str, fig) -> None:
+    """Hand ``fig`` to myst-nb's ``glue`` under ``name`` (not displayed here) and close it.
+
+    The figure is shown once, where a ``{glue:figure}`` directive places it; closing it keeps
+    the inline backend from drawing it a second time at the end of the cell.
+    """
+    import matplotlib.pyplot as plt
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -251,7 +251,64 @@ def test_combine_pools_points_and_keeps_counts():
         analysis.combine([])
 
 
-def test_rerun_note_is_an_admonition_with_the_command():
-    note = analysis.rerun_note("02_y", runtime="about 5 s.", M=10)
+def test_rerun_note_holds_the_command_and_the_measured_run_time():
+    clock = analysis.Stopwatch()
+    wall, cpu = clock.elapsed()
+    assert wall >= 0 and cpu >= 0
+    # A clock started 1234.5 s ago (wall) and 60 s of CPU ago: two significant digits of each.
+    old = analysis.Stopwatch(wall0=clock.wall0 - 1234.5, cpu0=clock.cpu0 - 60.0)
+    note = analysis.rerun_note("02_y", clock=old, M=10)
     assert note.startswith("**Rerun this chapter:** `papermill ")
-    assert analysis.rerun_command("02_y", M=10) in note and "about 5 s." in note
+    assert analysis.rerun_command("02_y", M=10) in note
+    assert "took 1200 s (wall clock; 60 s of CPU time)" in note
+
+
+def test_glue_values_passes_plain_python_values():
+    got = {}
+    analysis.glue_values(lambda k, v, display: got.update({k: (v, display)}),
+                         a=np.float64(0.5), n=np.int64(3), s="text", b=np.bool_(True), x=np.array(2.0))
+    assert got == {"a": (0.5, False), "n": (3, False), "s": ("text", False), "b": (True, False),
+                   "x": (2.0, False)}
+    assert type(got["a"][0]) is float and type(got["n"][0]) is int and type(got["x"][0]) is float
+
+
+def test_mean_ratio_is_the_jackknife_of_the_ratio_of_means():
+    rng = np.random.default_rng(7)
+    x = rng.normal(1.0, 0.1, size=(12, 2, 3)) + rng.normal(0, 0.2, size=(12, 1, 1))  # correlated
+    flat = np.arange(6).reshape(2, 3)
+    est, se = analysis.mean_ratio(x, flat, flat[:, [0]])
+    for i in range(2):
+        for j in range(3):
+            ref = analysis.jackknife(x, lambda s: s[:, i, j].mean() / s[:, i, 0].mean())
+            # Leave-one-out means by subtraction instead of re-summing: rounding only.
+            assert_rel_close(est[i, j], ref[0], RTOL_ROUNDING, "ratio")
+            if j:
+                # The error is a spread of leave-one-out ratios that differ by ~1e-2 of the
+                # ratio: their rounding (1e-15 each) is ~1e-13 of it; 1e-9 leaves ample room.
+                assert_rel_close(se[i, j], ref[1], 1e-9, "jackknife error")
+            else:
+                assert se[i, j] == 0 and est[i, j] == 1
+    with pytest.raises(ValueError, match="at least 2"):
+        analysis.mean_ratio(x[:1], 0, 1)
+
+
+@pytest.mark.parametrize("N, T, alpha", [(30, 300, 1.0), (300, 100, 0.5), (50, 20, 2.0)])
+def test_mrs_ridgeless_loss_matches_the_ridgeless_formula(N, T, alpha):
+    # Two independent routes to the same number; brentq's xtol 1e-14 on log(Delta) and float64
+    # sums over M = 3000 terms leave ~1e-13: 1e-10 is what the chapter quotes.
+    got = analysis.mrs_ridgeless_loss(N, T, 3000, alpha)
+    assert_rel_close(got, nslmodel.ridgeless_loss(N, T, nslmodel.PowerLaw(3000, alpha)), 1e-10, "MRS")
+    with pytest.raises(ValueError, match="N and T must differ"):
+        analysis.mrs_ridgeless_loss(40, 40, 3000, alpha)
+
+
+def test_compare_minima_applies_sweep_minimum_row_by_row():
+    rng = np.random.default_rng(3)
+    g = np.geomspace(0.1, 10, 9)[None, :] * np.array([[1.0], [2.0]])
+    exact = 1 + np.log(g / np.array([[1.0], [2.0]])) ** 2  # minima at 1 and 2
+    samples = exact[None] * (1 + 0.01 * rng.standard_normal((10, 2, 9)))
+    got = analysis.compare_minima(g, samples, exact, [1.0, 2.0], fit_points=5, degree=3)
+    for i in range(2):
+        one = analysis.sweep_minimum(g[i], samples[:, i], exact=(exact[i], [1.0, 2.0][i]), fit_points=5, degree=3)
+        assert (got.gamma[i], got.log_se[i], got.fit_bias[i]) == (one.gamma, one.log_se, one.fit_bias)
+    np.testing.assert_array_equal(got.z, np.log(got.gamma / np.array([1.0, 2.0])) / got.log_se)

@@ -182,3 +182,21 @@ def test_excess_exponent_of_a_power_law_above_a_floor():
     assert math.isclose(excess_exponent(x, 0.3 + 2.0 * x**-0.7, floor=0.3), 0.7, rel_tol=1e-9)
     with pytest.raises(ValueError, match="at least 2 points"):
         excess_exponent(x, np.zeros(4), floor=1.0)
+
+
+def test_curve_comparison_residuals_and_exponents():
+    from nslmodel.data import CurveComparison
+
+    x = np.array([4.0, 8.0, 16.0, 32.0])
+    th = 0.3 + 2.0 * x**-0.7
+    c = CurveComparison(N=np.full(4, 20.0), T=x, gamma=np.ones(4), theory=th, data_mean=th * 1.1,
+                        data_sem=np.full(4, 0.01), gauss_mean=th, gauss_sem=np.full(4, 0.02))
+    np.testing.assert_array_equal(c.varied, x)
+    np.testing.assert_allclose(c.z("data"), 0.1 * th / 0.01, rtol=1e-12)
+    np.testing.assert_array_equal(c.z("gauss"), np.zeros(4))
+    np.testing.assert_allclose(c.scaled_rel(), 0.1 * np.minimum(20.0, x), rtol=1e-12)
+    meas, pred, dev = c.exponents(floor=0.3, upto=16)
+    assert math.isclose(pred, 0.7, rel_tol=1e-9) and math.isclose(dev, 0.1, rel_tol=1e-12)
+    assert meas == excess_exponent(x[:3], 1.1 * th[:3], floor=0.3)
+    with pytest.raises(ValueError, match="which must be"):
+        c.z("other")

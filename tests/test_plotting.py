@@ -75,3 +75,19 @@ def test_errorbar_points_rejects_bad_input():
     with pytest.raises(ValueError, match="sem=nan"):
         plotting.errorbar_points(ax, [1, 2], [1, 2], [np.nan, 0.1])
     plt.close(fig)
+
+
+def test_residual_axes_labels_and_band():
+    fig, ax = plt.subplots()
+    plotting.residual_axes(ax, [1, 10], [0.5, -4.0], xlabel="$N$", title="(c) residuals", ylabel="z")
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_xscale()) == ("$N$", "z", "(c) residuals", "log")
+    np.testing.assert_array_equal(ax.lines[-1].get_ydata(), [0.5, -4.0])
+    plt.close(fig)
+
+
+def test_glue_figure_glues_undisplayed_and_closes():
+    fig = plt.figure()
+    calls = []
+    plotting.glue_figure(lambda *a, **k: calls.append((a, k)), "fig_x", fig)
+    assert calls == [(("fig_x", fig), {"display": False})]
+    assert not plt.fignum_exists(fig.number)
