@@ -136,8 +136,9 @@ def _newton(residual, u, lo, hi, what: str):
 def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
     r"""``u = log mu`` with :math:`D_1 = n` (:math:`0 < n <` rank), the ridgeless :math:`\rho_*`.
 
-    Solves :math:`\log D_1(u) = \log n` (paper Eqs. 105-110): :math:`\log D_1` is close to linear
-    in u for power laws, so Newton from the right converges in a few steps.
+    Solves :math:`\log D_1(u) = \log n` (paper Eqs. 105-110) by Newton from the start value of
+    :meth:`~nslmodel._traces.SpectralTable.inverse_d1` (u interpolated against log D1 on a fixed
+    grid, about 1e-5 off), from which two steps usually suffice.
     """
     n = np.asarray(n, dtype=float)
     rank = table.rank
@@ -155,7 +156,8 @@ def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
         d = -np.exp(l12 - lf)
         return f1, d, np.full(u.shape, RESIDUAL_ULPS * _EPS)
 
-    return _newton(residual, hi.copy(), lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
+    start = np.minimum(np.maximum(table.inverse_d1(n, use_f0), lo - 0.5), hi + 0.5)
+    return _newton(residual, start, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
 
 
 def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
@@ -186,27 +188,33 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     lo = log_gs - np.log(N * T)
     start = lo.copy()
     below = n < rank
-    if np.any(below):
-        # The root lies right of the ridgeless root, where h = delta > 0: start there.
-        start[below] = np.maximum(start[below], ridgeless_root(n[below], table))
     log_trace = table.log_trace
     # mu >= 2 trace / n gives D1 <= n / 2; q <= n^2 / 16 gives delta <= n / 4: h < 0.
     hi = np.maximum(log_trace + np.log(2.0 / n), log_gs - np.log(n * n / 16.0)) + 1.0
     use_f0 = n > 0.5 * rank
+    if np.any(below):
+        # The root lies right of the ridgeless root, where h = delta > 0: start there.
+        start[below] = np.maximum(start[below], ridgeless_root(n[below], table))
+
+    # Per point, D1 - n = sign (f - target) with f = D1, target n, sign 1, or f = rank - D1,
+    # target rank - n, sign -1 (exact: negation commutes with rounding); |target| + f is the
+    # size of the terms of h.
+    target = np.where(use_f0, rank - n, n)
+    sign = np.where(use_f0, -1.0, 1.0)
+    size = np.abs(target)
 
     def residual(u, idx):
         s = np.exp(table.log_root_sums(u, use_f0[idx]))
         f, f12 = s[:, 0], s[:, 1]  # rank - D1 where use_f0, else D1; D1 - D2
         logq = log_gs[idx] - u
-        d = _delta(logq, Delta[idx])
-        base = np.where(use_f0[idx], (rank - n[idx]) - f, f - n[idx])
-        h = base + d
-        den = 2.0 * d + Delta[idx]
+        Di = Delta[idx]
+        d = _delta(logq, Di)
+        h = sign[idx] * (f - target[idx]) + d
+        den = 2.0 * d + Di
         with np.errstate(over="ignore", invalid="ignore"):  # far iterates: q = inf is a bound
             # d(delta)/du = -q / (2 delta + Delta); both underflow together only where it is 0.
             dh = -f12 - np.divide(np.exp(logq), den, out=np.zeros_like(den), where=den > 0)
-        terms = np.where(use_f0[idx], np.abs(rank - n[idx]) + f, f + n[idx])
-        noise = RESIDUAL_ULPS * _EPS * (terms + d)
+        noise = RESIDUAL_ULPS * _EPS * ((size[idx] + f) + d)
         return h, dh, noise
 
     u = _newton(residual, start, lo - 1.0, hi, "self-consistent equation for rho")
@@ -302,7 +310,8 @@ def _ridgeless_root_point(n: float, table) -> float:
             return -(f - target), -_exp(f12 - f), noise
         return f - target, -_exp(f12 - f), noise
 
-    return _newton_point(residual, hi, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
+    start = min(max(table.inverse_d1_point(n, use_f0), lo - 0.5), hi + 0.5)
+    return _newton_point(residual, start, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
 
 
 # Below this log, numpy's exp cannot overflow (log of the largest float64 is 709.78), so the
@@ -336,10 +345,10 @@ def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float
     log_gs = _log(gamma) + log_mu_per_rho(M, sigma_u)
     lo = log_gs - _log(N * T)
     start = lo
-    if n < rank:
-        start = max(start, _ridgeless_root_point(n, table))
     hi = max(table.log_trace + _log(2.0 / n), log_gs - _log(n * n / 16.0)) + 1.0
     use_f0 = n > 0.5 * rank
+    if n < rank:
+        start = max(start, _ridgeless_root_point(n, table))
     ulps = RESIDUAL_ULPS * _EPS
 
     cols = (1, 2) if use_f0 else (0, 2)  # rank - D1 or D1, and D1 - D2

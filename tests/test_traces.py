@@ -137,3 +137,24 @@ def test_powerlaw_nodes_are_compressed_and_give_the_exact_sums(M, alpha):
                                rtol=rtol, atol=0)
     # The trace stays the exact sum of the eigenvalues, not of the compressed nodes.
     assert spec.trace == math.fsum(exact)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [PowerLaw(1000, 1.0), PowerLaw(10**6, 0.5), Spectrum(np.random.default_rng(3).lognormal(-3.0, 2.0, 10_000))],
+    ids=["M1e3", "M1e6", "lognormal"],
+)
+def test_inverse_d1_starts_near_the_ridgeless_root(spec):
+    """The start value of the root solves lies close to the root, with the bits of the point path."""
+    from nslmodel.solver import ridgeless_root
+
+    table = spec.table
+    n = np.geomspace(1.0, 0.99 * table.rank, 300)
+    use_f0 = n > 0.5 * table.rank
+    est = table.inverse_d1(n, use_f0)
+    # Cubic Hermite interpolation on a grid of step h = 0.25 errs by h^4 / 384 ~ 1e-5 times the
+    # fourth derivative of u against log D1, which is of order one (measured: <= 7e-6 here);
+    # allow 1e-4. Newton from there needs two steps.
+    np.testing.assert_allclose(est, ridgeless_root(n, table), rtol=0, atol=1e-4)
+    point = np.array([table.inverse_d1_point(float(a), bool(b)) for a, b in zip(n, use_f0)])
+    assert np.array_equal(point.view(np.uint64), est.view(np.uint64))  # bit for bit
