@@ -3,8 +3,9 @@
 #   make book        the main job: venv, execute the notebooks that changed (publication values
 #                    of their parameters cells), build the site
 #   make book-quick  the same with the quick set of notebooks/params.yml (what the tests use)
-#   make test        the test suite (each notebook executed once at the quick set; nbval's
-#                    comparison, book build and browser check on those outputs; not `slow`)
+#   make test        the test suite, its files spread over TEST_WORKERS processes (each
+#                    notebook executed once at the quick set for nbval's comparison, the book
+#                    build and the browser check, and once in a second environment; not `slow`)
 #   make lock        refresh requirements.lock (needs network; uv is installed into a scratch venv;
 #                    an unchanged lock is left as it is, mtime included)
 #   make artifact    archive the built book for deposit (site, notebooks, lock, metadata, SHA256SUMS)
@@ -40,6 +41,10 @@ STAMP := $(VENV)/.installed-unlocked
 STAMP_DEPS := pyproject.toml
 endif
 PYTEST_ARGS ?=
+# pytest-xdist workers (default: one per core, at most 4). --dist loadfile keeps each test file
+# on one worker, so that module and session fixtures (the book's notebooks, the wheel's clean
+# venv) are set up once per run.
+TEST_WORKERS ?= auto
 
 .PHONY: help venv lock artifact test book book-quick bench nbval-reference clean distclean
 
@@ -95,7 +100,8 @@ artifact:
 
 test: $(STAMP)
 	@start=$$SECONDS; rc=0; \
-	$(VENV_PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS) \
+	  || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit status 5)" >&2; fi; \
 	echo "make test: exit status $$rc after $$((SECONDS - start)) s"; \
 	exit $$rc

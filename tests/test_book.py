@@ -6,6 +6,10 @@ of the repository (the working tree is never touched); every check below reads t
 - the output of each cell marked ``# NBVAL_CHECK_OUTPUT`` equals the reference stored in the
   source notebook, compared by nbval's own comparison (nbval would execute the notebooks once
   more; here it compares the outputs papermill produced);
+- it also equals the output of the same cell in a second execution of the quick set, made at
+  the same time by tests/_second_environment.py under other conditions (all notebooks in one
+  kernel, in reverse order, with another number of BLAS threads): the printed digits do not
+  depend on the machine, the thread count or the queries made before;
 - the book builds from them with ``-W -n --keep-going`` and prints no warning;
 - every internal link and anchor of the site resolves, and nothing is loaded from another host
   (the book reads offline);
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -90,17 +95,54 @@ def book_tree(tmp_path_factory) -> Path:
     return root
 
 
+def _default_blas_threads() -> int:
+    """Threads of this process's BLAS pools: what the runner's kernels get (same environment)."""
+    from threadpoolctl import threadpool_info
+
+    return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
+               default=1)
+
+
 @pytest.fixture(scope="session")
-def quick_notebooks(book_tree) -> Path:
+def executions(book_tree, tmp_path_factory) -> tuple[Run, Run, Path, int]:
+    """The quick set executed twice, side by side (two kernels at a time): by the book's runner
+    into the copy's book/figures, and by tests/_second_environment.py (one kernel, reverse
+    order, another BLAS thread count) into a folder of its own."""
+    second_dir = tmp_path_factory.mktemp("second_environment")
+    threads = 1 if _default_blas_threads() > 1 else 2
+    second = subprocess.Popen(
+        [sys.executable, str(book_tree / "tests" / "_second_environment.py"),
+         str(book_tree / "notebooks"), str(second_dir), "--blas-threads", str(threads)],
+        cwd=book_tree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = _run([sys.executable, book_tree / "scripts" / "build_notebooks.py", "--set",
+                      "quick"], cwd=book_tree)
+        output, _ = second.communicate()
+    finally:
+        second.kill()  # no-op once it has exited
+    return first, Run(second.wait(), output), second_dir, threads
+
+
+@pytest.fixture(scope="session")
+def quick_notebooks(executions, book_tree) -> Path:
     """Every notebook executed once, at the quick set, into the copy's book/figures."""
-    run = _run([sys.executable, book_tree / "scripts" / "build_notebooks.py", "--set", "quick"],
-               cwd=book_tree)
+    run = executions[0]
     if run.returncode != 0:
         pytest.fail(f"executing the notebooks (quick set) failed:\n{run.output[-5000:]}",
                     pytrace=False)
     executed = re.findall(r"\] (\S+\.ipynb) done in", run.output)
     assert sorted(executed) == [p.name for p in NOTEBOOKS], run.output  # each exactly once
     return book_tree / "book" / "figures"
+
+
+@pytest.fixture(scope="session")
+def second_environment(executions) -> tuple[Path, int]:
+    """The quick set executed in the second environment: (folder, BLAS threads used)."""
+    _, run, folder, threads = executions
+    if run.returncode != 0:
+        pytest.fail(f"executing the notebooks in the second environment failed:\n"
+                    f"{run.output[-5000:]}", pytrace=False)
+    return folder, threads
 
 
 @pytest.fixture(scope="session")
@@ -119,25 +161,55 @@ def site(built_book, book_tree) -> Path:
 # --------------------------------------------------------------------------- notebooks
 
 
+def _checked_cells(src: Path, executed: Path, request) -> list[tuple]:
+    """nbval's items for the '# NBVAL_CHECK_OUTPUT' cells of `src` (each holds the stored
+    reference), with the same cells of the executed copy in folder `executed`."""
+    ran = runner.code_cells(nbformat.read(executed / src.name, as_version=4))
+    assert all(c.execution_count for c in ran if c.source.strip()), f"{src.name}: not run"
+    nbfile = IPyNbFile.from_parent(request.session, path=src)
+    nbfile.compare_outputs = False  # as --nbval-lax: only the marked cells are compared
+    items = list(nbfile.collect())
+    assert [i.cell.source for i in items] == [c.source for c in ran], src.name
+    checked = [(item, cell) for item, cell in zip(items, ran) if item.options["check"]]
+    assert checked, f"{src.name}: no '{runner.NBVAL_MARKER}' cell, so nothing is checked"
+    for item, _ in checked:
+        item.colors = nocolors
+    return checked
+
+
 def test_checked_outputs_match_the_stored_reference(quick_notebooks, request):
     """Every code cell ran; marked cells print what the source notebook stores (nbval-lax)."""
     differing = []
     for src in NOTEBOOKS:
-        ran = runner.code_cells(nbformat.read(quick_notebooks / src.name, as_version=4))
-        assert all(c.execution_count for c in ran if c.source.strip()), f"{src.name}: not run"
-        nbfile = IPyNbFile.from_parent(request.session, path=src)
-        nbfile.compare_outputs = False  # as --nbval-lax: only the marked cells are compared
-        items = list(nbfile.collect())
-        assert [i.cell.source for i in items] == [c.source for c in ran], src.name
-        checked = [(item, cell) for item, cell in zip(items, ran) if item.options["check"]]
-        assert checked, f"{src.name}: no '{runner.NBVAL_MARKER}' cell, so nothing is checked"
-        for item, cell in checked:
+        for item, cell in _checked_cells(src, quick_notebooks, request):
             assert item.cell.outputs, (f"{src.name}, {item.name}: no stored reference output; "
                                        "run `make nbval-reference` and commit the notebook")
-            item.colors = nocolors
             if not item.compare_outputs(coalesce_streams(cell.outputs),
                                         coalesce_streams(item.cell.outputs)):
                 differing += [f"{src.name}, {item.name}:", *item.comparison_traceback]
+    assert not differing, "\n".join(differing)
+
+
+def test_checked_outputs_are_the_same_in_a_second_environment(quick_notebooks,
+                                                              second_environment, request):
+    """Every marked cell of every notebook prints the same text (nbval's comparison) when the
+    notebook runs after all the others in one kernel, in reverse order, with another number
+    of BLAS threads: a printed digit that depends on the machine, the thread count or the
+    queries made before is caught here, whichever machine runs the suite."""
+    folder, threads = second_environment
+    pools = json.loads((folder / "threadpools.json").read_text())
+    blas = [p for p in pools if p["internal_api"] in ("openblas", "mkl", "blis")]
+    assert blas and all(p["num_threads"] == threads for p in blas), (threads, pools)
+    assert threads != _default_blas_threads()  # the runner's kernels had the other count
+    differing = []
+    for src in NOTEBOOKS:
+        pairs = zip(_checked_cells(src, folder, request),
+                    _checked_cells(src, quick_notebooks, request), strict=True)
+        for (item, second), (_, first) in pairs:
+            if not item.compare_outputs(coalesce_streams(second.outputs),
+                                        coalesce_streams(first.outputs)):
+                differing += [f"{src.name}, {item.name} (second environment, then the "
+                              "runner's):", *item.comparison_traceback]
     assert not differing, "\n".join(differing)
 
 

@@ -95,17 +95,20 @@ def clean_venv(dist, tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("clean")
     wheel = _one(dist, "*.whl")
     venv = tmp_path / "venv"
-    res = _run([sys.executable, "-m", "venv", venv])
+    res = _run([sys.executable, "-m", "venv", "--without-pip", venv])
     assert res.returncode == 0, res.stderr
     py = venv / "bin" / "python"
     reqs = tmp_path / "requirements.txt"
     reqs.write_text(_locked_requirements(_wheel_requirements(wheel)))
-    pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q"]
-    res = _run([*pip, "--require-hashes", "--no-deps", "-r", reqs])
+    # This environment's pip installs into the new one (--python), which so holds no pip of
+    # its own; no bytecode is written ahead: the probes compile what they import as they load.
+    pip = [sys.executable, "-m", "pip", "--python", py, "--disable-pip-version-check"]
+    install = [*pip, "install", "--no-input", "-q", "--no-compile"]
+    res = _run([*install, "--require-hashes", "--no-deps", "-r", reqs])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    res = _run([*pip, "--no-deps", wheel])
+    res = _run([*install, "--no-deps", wheel])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    res = _run([py, "-m", "pip", "check"])
+    res = _run([*pip, "check"])
     assert res.returncode == 0, res.stdout + res.stderr
     return venv
 
