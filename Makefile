@@ -43,7 +43,8 @@ endif
 PYTEST_ARGS ?=
 # pytest-xdist workers (default: one per core, at most 4). --dist loadfile keeps each test file
 # on one worker, so that module and session fixtures (the book's notebooks, the wheel's clean
-# venv) are set up once per run.
+# venv) are set up once per run; files go out in collection order, the book's first
+# (tests/conftest.py), as its chain of fixtures takes longest.
 TEST_WORKERS ?= auto
 
 .PHONY: help venv lock artifact test book book-quick bench nbval-reference clean distclean
@@ -100,7 +101,8 @@ artifact:
 
 test: $(STAMP)
 	@start=$$SECONDS; rc=0; \
-	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS) \
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile \
+	  --no-loadscope-reorder $(PYTEST_ARGS) \
 	  || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (exit status 5)" >&2; fi; \
 	echo "make test: exit status $$rc after $$((SECONDS - start)) s"; \

@@ -21,6 +21,9 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    # The book's tests first: their fixtures (the notebooks, the site) take longest, and
+    # `make test` hands test files to its pytest-xdist workers in this order.
+    items.sort(key=lambda item: item.path.name != "test_book.py")
     if config.getoption("--runslow") or "slow" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with --runslow or -m slow")
