@@ -66,7 +66,8 @@ def main(argv=None) -> int:
         executed = papermill.execute_notebook(
             combined, str(scratch / "combined.ipynb"), kernel_name="python3", cwd=str(scratch),
             progress_bar=False, execution_timeout=args.cell_timeout,
-            coalesce_streams=True)  # as the runner: a slow cell's output in one piece
+            coalesce_streams=True,  # as the runner: a slow cell's output in one piece
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as err:
         name, (start, _) = next((n, s) for n, s in spans.items()
                                 if s[0] <= err.cell_index < s[1])
