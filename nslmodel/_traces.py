@@ -539,19 +539,25 @@ def _gauss_rules(moments: np.ndarray, n: int):
     alpha, beta = np.empty((rows, n)), np.empty((rows, n))
     alpha[:, 0], beta[:, 0] = m[:, 1] / m[:, 0], m[:, 0]
     ok = np.ones(rows, dtype=bool)
-    sig_prev, sig = np.zeros((rows, L)), m  # sigma_{k-2, l}, sigma_{k-1, l}
+    # sig[k + 1] holds sigma_{k, l} (sig[0] = sigma_{-1} = 0), written in place with the
+    # same operations, in the same order, as the textbook expression
+    # sigma_{k-1, l+1} - a sigma_{k-1, l} - b sigma_{k-2, l} + b_l sigma_{k-1, l-1}.
+    sig = np.zeros((n + 1, rows, L))
+    sig[1] = m
+    tmp = np.empty((rows, L))
     with np.errstate(all="ignore"):  # rows that break down are discarded below
         for k in range(1, n):
-            new = np.zeros((rows, L))
-            ak, bk = alpha[:, k - 1 : k], beta[:, k - 1 : k]
-            new[:, k : L - k] = (
-                sig[:, k + 1 : L - k + 1] - ak * sig[:, k : L - k] - bk * sig_prev[:, k : L - k]
-                + b[k : L - k] * sig[:, k - 1 : L - k - 1]
-            )
-            ok &= new[:, k] > 0.0
-            alpha[:, k] = new[:, k + 1] / new[:, k] - sig[:, k] / sig[:, k - 1]
-            beta[:, k] = new[:, k] / sig[:, k - 1]
-            sig_prev, sig = sig, new
+            prev, cur, new = sig[k - 1], sig[k], sig[k + 1]
+            out, t = new[:, k : L - k], tmp[:, : L - 2 * k]
+            np.multiply(alpha[:, k - 1 : k], cur[:, k : L - k], out=t)
+            np.subtract(cur[:, k + 1 : L - k + 1], t, out=out)
+            np.multiply(beta[:, k - 1 : k], prev[:, k : L - k], out=t)
+            out -= t
+            np.multiply(b[k : L - k], cur[:, k - 1 : L - k - 1], out=t)
+            out += t
+            alpha[:, k] = new[:, k + 1] / new[:, k] - cur[:, k] / cur[:, k - 1]
+            beta[:, k] = new[:, k] / cur[:, k - 1]
+    ok &= np.all(sig[np.arange(2, n + 1), :, np.arange(1, n)] > 0.0, axis=0)  # the norms
     ok &= np.all(np.isfinite(alpha), axis=1) & np.all(np.isfinite(beta), axis=1)
     out = []
     for r in range(rows):
@@ -570,20 +576,31 @@ def _reproduce(moments: np.ndarray, rules: list) -> list:
 
     A Gauss rule is exact for them; the check guards the construction (the modified Chebyshev
     algorithm loses accuracy for measures it cannot resolve). |T_k| <= 1 on [-1, 1], so each
-    moment is at most the mass, and the recurrence and sums cost O(k) ulps of it.
+    moment is at most the mass, and the recurrence and sums cost O(k) ulps of it. Every rule
+    has n nodes: the recurrence runs on all of them at once (elementwise) and each rule's
+    moments are reduced over its own n nodes, so a verdict does not depend on the other rules.
     """
     good = [r for r, rule in enumerate(rules) if rule is not None]
     verdict = [False] * len(rules)
     if not good:
         return verdict
-    xg = np.concatenate([rules[r][0] for r in good])
-    wg = np.concatenate([rules[r][1] for r in good])
-    sizes = np.cumsum([0] + [rules[r][0].size for r in good])
-    got = _chebyshev_moments(xg, wg, moments.shape[1], list(zip(sizes[:-1], sizes[1:])))
     L = 2 * CLUSTER_NODES
+    xg = np.array([rules[r][0] for r in good])  # (rules, n)
+    wg = np.array([rules[r][1] for r in good])
+    T = np.empty((L,) + xg.shape)
+    T[0] = 1.0
+    T[1] = xg
+    x2 = 2.0 * xg
+    for k in range(2, L):
+        np.multiply(x2, T[k - 1], out=T[k])
+        T[k] -= T[k - 2]
+    T *= wg
+    got = T.sum(axis=2).T  # (rules, L)
+    ref = moments[good, :L]
+    ok = np.all(np.abs(got - ref) <= MOMENT_TOL * ref[:, :1], axis=1)
+    ok &= np.all(np.abs(xg) <= 1.0 + MOMENT_TOL, axis=1)
     for g, r in enumerate(good):
-        verdict[r] = bool(np.all(np.abs(got[g, :L] - moments[r, :L]) <= MOMENT_TOL * moments[r, 0])
-                          and np.all(np.abs(rules[r][0]) <= 1.0 + MOMENT_TOL))
+        verdict[r] = bool(ok[g])
     return verdict
 
 
