@@ -24,18 +24,22 @@ This module needs matplotlib (the ``plot`` extra); ``import nslmodel`` does not 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.ticker import LogFormatterSciNotation
 
 __all__ = [
     "STYLE_FILE",
+    "SparseLogFormatter",
     "errorbar_points",
     "loglog_axes",
     "save_figure",
+    "sparse_log_labels",
     "stable_metadata",
     "style",
     "use_style",
@@ -173,9 +177,108 @@ def errorbar_points(ax, x, mean, sem, **kwargs):
     opts.update(kwargs)
     return ax.errorbar(x, mean, yerr=sem, **opts)
 
+# Minor-tick labels of a log axis are chosen rung by rung, sparsest coefficients first; the
+# choice stops after the first rung that brings the axis to _MIN_LABELS labels, decades included.
+_MINOR_LABEL_LADDER = ((3,), (2, 5), (7,), (4, 6, 8, 9))
+_MIN_LABELS = 2
+# Two labels on one axis are at least this fraction of the axis (in log) apart ...
+_MIN_SPACING = 0.2
+# ... and this fraction for the linear ticks matplotlib places on an axis too short for whole
+# coefficients (5.1e-3, 5.2e-3, ...), whose labels are longer.
+_MIN_SPACING_LINEAR = 1 / 3
+
+
+class SparseLogFormatter(LogFormatterSciNotation):
+    """Minor-tick labels of a base-10 log axis, only as many as the axis needs.
+
+    matplotlib labels the minor ticks of a log axis that spans about one decade or less
+    (coefficients 2, 3, 4 and 6, or every tick below 0.4 decades), and on a narrow panel the
+    labels collide (``2x10^1 3x10^1 4x10^1``). This formatter labels no minor tick on an axis
+    with two decades in view; otherwise it adds labels at the coefficients 3, then 2 and 5,
+    then 7, then 4, 6, 8 and 9, rung by rung until the axis has two labels, skipping any tick
+    closer than a fifth of the axis (in log) to a label already placed. On an axis too short
+    for two such labels it then labels the remaining minor ticks with the same rule at a third
+    of the axis. The text of a label is that of matplotlib's
+    :class:`~matplotlib.ticker.LogFormatterSciNotation`.
+    """
+
+    def __init__(self):
+        # (inf, inf) makes the parent label every tick it is handed; the selection is ours.
+        super().__init__(base=10.0, labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
+        self._labelled = ()
+
+    def set_locs(self, locs=None):
+        super().set_locs(locs)
+        self._labelled = ()
+        vmin, vmax = sorted(self.axis.get_view_interval())
+        if locs is None or not (0 < vmin < vmax):
+            return
+        lo, hi = math.log10(vmin), math.log10(vmax)
+        placed = [float(k) for k in range(math.ceil(lo), math.floor(hi) + 1)]  # decades
+        inside = [math.log10(x) for x in np.asarray(locs, dtype=float) if vmin <= x <= vmax]
+        chosen = []
+
+        def place(candidates, spacing):
+            for t in candidates:
+                if all(abs(t - u) >= spacing * (hi - lo) for u in placed):
+                    placed.append(t)
+                    chosen.append(t)
+
+        for rung in _MINOR_LABEL_LADDER:
+            if len(placed) >= _MIN_LABELS:
+                break
+            place([t for t in inside if _coefficient(10.0**t) in rung], _MIN_SPACING)
+        if len(placed) < _MIN_LABELS:
+            place([t for t in inside if _coefficient(10.0**t) is None], _MIN_SPACING_LINEAR)
+        self._labelled = tuple(10.0**t for t in chosen)
+
+    def __call__(self, x, pos=None):
+        if not any(math.isclose(x, y, rel_tol=1e-9) for y in self._labelled):
+            return ""
+        return super().__call__(x, pos)
+
+
+def _coefficient(x: float) -> int | None:
+    """The whole number c with x = c 10^k, or None when x is not of that form."""
+    mantissa = x / 10.0 ** math.floor(math.log10(x) + 1e-12)
+    c = round(mantissa)
+    return c if math.isclose(mantissa, c, rel_tol=1e-9) else None
+
+
+def sparse_log_labels(ax, axis: str = "both"):
+    """Give the log-scaled axes of `ax` sparse minor-tick labels (:class:`SparseLogFormatter`).
+
+    Applies to `ax` and to every axes sharing the axis with it, since ``set_xscale`` on one
+    shared axes resets the formatters of all of them. Call it after the last scale change;
+    :func:`loglog_axes` and :func:`residual_axes` do.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes whose axes to format.
+    axis : {"x", "y", "both"}
+        Which axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The same axes, for chaining.
+    """
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"axis={axis!r} is not allowed: expected 'x', 'y' or 'both'")
+    for name in ("x", "y") if axis == "both" else (axis,):
+        shared = getattr(ax, f"get_shared_{name}_axes")().get_siblings(ax)
+        for other in shared:
+            target = getattr(other, f"{name}axis")
+            if target.get_scale() == "log":
+                target.set_minor_formatter(SparseLogFormatter())
+    return ax
+
 
 def loglog_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, title=None):
     """Put `ax` on logarithmic x and y scales, with optional labels and title.
+
+    Minor ticks are labelled sparsely (:func:`sparse_log_labels`).
 
     Parameters
     ----------
@@ -191,6 +294,7 @@ def loglog_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, tit
     """
     ax.set_xscale("log")
     ax.set_yscale("log")
+    sparse_log_labels(ax)
     if xlabel is not None:
         ax.set_xlabel(xlabel)
     if ylabel is not None:
@@ -214,6 +318,7 @@ def residual_axes(ax, x, z, *, xlabel, band=3.0, ylabel="(sim. - theory) / s.e."
     kwargs.setdefault("markersize", 4)
     ax.plot(x, z, **kwargs)
     ax.set_xscale(xscale)
+    sparse_log_labels(ax, "x")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title is not None:

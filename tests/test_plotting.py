@@ -91,3 +91,63 @@ def test_glue_figure_glues_undisplayed_and_closes():
     plotting.glue_figure(lambda *a, **k: calls.append((a, k)), "fig_x", fig)
     assert calls == [(("fig_x", fig), {"display": False})]
     assert not plt.fignum_exists(fig.number)
+
+
+def _labelled_minor_ticks(axis):
+    """Positions of the minor ticks inside the view that get a non-empty label."""
+    lo, hi = sorted(axis.get_view_interval())
+    locs = [x for x in axis.get_minorticklocs() if lo <= x <= hi]
+    labels = axis.get_minor_formatter().format_ticks(locs)
+    return [x for x, s in zip(locs, labels) if s]
+
+
+# View ranges from two decades down to a seventh of one, with and without a decade inside,
+# including the ranges that crowded the labels of the book's figures.
+_RANGES = [(1.0, 1000.0), (4.5, 110.0), (5.0, 80.0), (4.0, 33.0), (0.25, 0.7), (2.1, 4.9), (7.5, 18.7),
+           (1.2, 1.9), (1.4e-4, 2.1e-4), (5.05e-3, 5.9e-3)]
+
+
+@pytest.mark.parametrize("lo, hi", _RANGES)
+def test_log_axes_label_minor_ticks_sparsely(lo, hi):
+    with plotting.style():
+        fig, ax = plt.subplots()
+        plotting.loglog_axes(ax)
+        ax.set_xlim(lo, hi)
+        fig.canvas.draw()
+        minor = _labelled_minor_ticks(ax.xaxis)
+    plt.close(fig)
+    span = np.log10(hi / lo)
+    decades = [10.0**k for k in range(int(np.ceil(np.log10(lo))), int(np.floor(np.log10(hi))) + 1)]
+    if len(decades) >= 2:  # the decades say it all
+        assert minor == []
+        return
+    labels = np.log10(sorted(decades + minor))
+    # No two labels closer than a fifth of the axis (the formatter's rule), so they cannot collide.
+    assert np.all(np.diff(labels) >= 0.2 * span - 1e-12)
+    # Every one of these ranges can hold two labels at that spacing, and the formatter finds them.
+    assert len(labels) >= 2
+
+
+def test_sparse_labels_survive_shared_axes_in_either_order():
+    with plotting.style():
+        for residual_first in (True, False):
+            fig, (ax, axr) = plt.subplots(2, 1, sharex=True)
+            calls = [lambda: plotting.loglog_axes(ax), lambda: plotting.residual_axes(axr, [5, 80], [0.1, -1.0], xlabel="N")]
+            for call in calls[::-1] if residual_first else calls:
+                call()
+            for a in (ax, axr):
+                assert isinstance(a.xaxis.get_minor_formatter(), plotting.SparseLogFormatter)
+            assert isinstance(ax.yaxis.get_minor_formatter(), plotting.SparseLogFormatter)
+            plt.close(fig)
+
+
+def test_sparse_log_labels_rejects_bad_axis_and_skips_linear_axes():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="axis='z'"):
+        plotting.sparse_log_labels(ax, "z")
+    before = ax.yaxis.get_minor_formatter()
+    ax.set_xscale("log")
+    plotting.sparse_log_labels(ax)
+    assert isinstance(ax.xaxis.get_minor_formatter(), plotting.SparseLogFormatter)
+    assert ax.yaxis.get_minor_formatter() is before  # linear: left alone
+    plt.close(fig)
