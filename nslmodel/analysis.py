@@ -510,12 +510,18 @@ def latex_sci(x, digits=2) -> str:
     r"""``x`` in LaTeX scientific notation with ``digits`` significant digits.
 
     ``latex_sci(1.35e-4)`` is ``'1.4 \times 10^{-4}'``; a mantissa of exactly 1 is dropped
-    (``'10^{-7}'``), and numbers from 0.01 to 1000 print plainly.
+    (``'10^{-7}'``). Numbers that round to 0.01 up to (not including) 1000 print plainly, in
+    fixed point without trailing zeros (``latex_sci(400)`` is ``'400'``, ``latex_sci(9.99)`` is
+    ``'10'``); the choice is made after rounding, so ``latex_sci(999.7)`` is ``'10^{3}'``.
     """
-    if x == 0 or 1e-2 <= abs(x) < 1e3:
-        return f"{x:.{digits}g}"
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    power = f"10^{{{int(exponent)}}}"
+    rounded, e = float(f"{mantissa}e{exponent}"), int(exponent)
+    if rounded == 0:
+        return "0"
+    if -2 <= e < 3:
+        text = f"{rounded:.{max(digits - 1 - e, 0)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    power = f"10^{{{e}}}"
     m = float(mantissa)
     if m == 1:
         return power

@@ -213,7 +213,15 @@ def test_trace_approximation_agrees_with_the_solver_sums():
 @pytest.mark.parametrize(
     "x, digits, text",
     [(1.35e-4, 2, r"1.4 \times 10^{-4}"), (1e-7, 2, "10^{-7}"), (0.5, 2, "0.5"), (4000.0, 2, r"4.0 \times 10^{3}"),
-     (-1e5, 3, "-10^{5}"), (0.0, 2, "0")],
+     (-1e5, 3, "-10^{5}"), (0.0, 2, "0"),
+     # one to four integer digits: plain below 1000, scientific from 1000 on
+     (7, 2, "7"), (42, 2, "42"), (400, 2, "400"), (400.0, 1, "400"), (123, 3, "123"), (-987, 2, "-990"),
+     (1234, 2, r"1.2 \times 10^{3}"), (5000, 1, r"5 \times 10^{3}"),
+     # negative exponents: plain down to 0.01, scientific below
+     (0.0123, 2, "0.012"), (0.25, 3, "0.25"), (0.0099, 2, r"9.9 \times 10^{-3}"), (-3.5e-6, 2, r"-3.5 \times 10^{-6}"),
+     # rounding to `digits` carries into the next decade, and the plain/scientific choice follows it
+     (9.99, 2, "10"), (99.96, 3, "100"), (999.7, 2, "10^{3}"), (0.009996, 3, "0.01"), (9.99e-5, 2, "10^{-4}"),
+     (9.96e4, 2, "10^{5}")],
 )
 def test_latex_sci(x, digits, text):
     assert analysis.latex_sci(x, digits) == text
