@@ -1,7 +1,8 @@
 """Vectorised bracketed root refinement shared by the optimal-ridge solvers.
 
-:func:`illinois` refines many brackets at once by the Illinois (safeguarded regula falsi)
-iteration; :func:`newton_log` refines a positive root in the logarithm of the unknown by a few
+:func:`lowest_stationary_point` brackets the lowest minimum along ``u`` by a sign scan of
+the slope and refines it; :func:`illinois` refines many brackets at once by the Illinois
+(safeguarded regula falsi) iteration; :func:`newton_log` refines a positive root in the logarithm of the unknown by a few
 Newton steps with central differences. Both serve :mod:`nslmodel.optimal` and
 :mod:`nslmodel.teacher`, which locate the optimal ridge from the stationarity condition.
 """
@@ -61,3 +62,37 @@ def newton_log(f, p, *, steps, step, max_change):
             new = lp - f(lp) / d
         lp = np.where(np.isfinite(new) & (np.abs(new - lp) < max_change), new, lp)
     return np.exp(lp)
+
+
+def lowest_stationary_point(left, right, evaluate, start_slope, slope, *, scan_points, near_points):
+    """The lowest minimum of a loss along ``u`` on ``[left, right]``, one interval per point.
+
+    The slope is scanned at ``scan_points`` evenly spaced points after ``left``, preceded by
+    ``near_points`` points at ``step * 2**-k`` (k = near_points..1) that resolve a minimum
+    squeezed against ``left``; each upward sign change brackets a minimum, the lowest (by the
+    loss at the bracket's right end) is refined by :func:`illinois`.
+
+    ``evaluate(grid)`` returns the loss and the slope on the (n, k) grid of ``u``;
+    ``start_slope(first)`` the slope at ``left`` given the slope at the first grid point;
+    ``slope(u, idx)`` the slope at ``u`` for the points ``idx``. Returns ``(u_star, found,
+    S_left, L_end, S_end)``: ``u_star`` is ``right`` where no sign change was found, ``S_left``
+    the slope at ``left``, ``L_end`` and ``S_end`` the loss and slope at the last grid point.
+    """
+    step = (right - left) / scan_points
+    offsets = np.concatenate([2.0 ** -np.arange(near_points, 0, -1), np.arange(1, scan_points + 1)])
+    grid = left[:, None] + step[:, None] * offsets[None, :]
+    L_grid, S_grid = evaluate(grid)
+    S_left = start_slope(S_grid[:, 0])
+    S_prev = np.concatenate([S_left[:, None], S_grid[:, :-1]], axis=1)
+    up = (S_prev < 0) & (S_grid >= 0)
+    found = up.any(axis=1)
+    rows = np.arange(left.size)
+    k = np.argmin(np.where(up, L_grid, np.inf), axis=1)
+    u_prev = np.where(k == 0, left, grid[rows, np.maximum(k - 1, 0)])
+    u_star = np.where(found, 0.5 * (u_prev + grid[rows, k]), right)
+    f = np.flatnonzero(found)
+    if f.size:
+        kf = k[f]
+        sa = np.where(kf == 0, S_left[f], S_grid[f, np.maximum(kf - 1, 0)])
+        u_star[f] = illinois(lambda u, idx: slope(u, f[idx]), u_prev[f], grid[f, kf], sa, S_grid[f, kf])
+    return u_star, found, S_left, L_grid[:, -1], S_grid[:, -1]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._roots import illinois as _illinois, newton_log
+from ._roots import illinois as _illinois, lowest_stationary_point, newton_log
 from ._traces import EDGE, log_mu_per_rho
 from .loss import check_range, gaps, log_slope, scales, terms_flat
 from .ridgeless import ridgeless_terms
@@ -194,25 +194,12 @@ def _optimal_flat(N, T, spec, kw):
     if np.any(below):
         left[below] = ridgeless_root(n[below], table)
     right = np.full(N.shape, table.u_hi)
-    step = (right - left) / SCAN_POINTS
-    offsets = np.concatenate([2.0 ** -np.arange(NEAR_POINTS, 0, -1), np.arange(1, SCAN_POINTS + 1)])
-    grid = left[:, None] + step[:, None] * offsets[None, :]
-    L_grid, S_grid = br.eval(grid, np.broadcast_to(every[:, None], grid.shape))[:2]
     # The start of the branch itself: decreasing loss below the rank (the slope there is
     # -2 (D1 - D2) / max(N - D1, T - D1) without noise); at full rank the first grid point.
-    S_left = np.where(below, -1.0, S_grid[:, 0])
-    S_prev = np.concatenate([S_left[:, None], S_grid[:, :-1]], axis=1)
-    up = (S_prev < 0) & (S_grid >= 0)
-    found = up.any(axis=1)
-    # Several basins: keep the lowest (by the loss at the bracket's right end).
-    k = np.argmin(np.where(up, L_grid, np.inf), axis=1)
-    u_prev = np.where(k == 0, left, grid[every, np.maximum(k - 1, 0)])
-    u_star = np.where(found, 0.5 * (u_prev + grid[every, k]), right)
-    if np.any(found):
-        f = np.flatnonzero(found)
-        kf = k[f]
-        sa = np.where(kf == 0, S_left[f], S_grid[f, np.maximum(kf - 1, 0)])
-        u_star[f] = _illinois(lambda u, idx: br.slope(u, f[idx]), u_prev[f], grid[f, kf], sa, S_grid[f, kf])
+    u_star, found, S_left = lowest_stationary_point(
+        left, right, lambda g: br.eval(g, np.broadcast_to(every[:, None], g.shape))[:2],
+        lambda first: np.where(below, -1.0, first), br.slope,
+        scan_points=SCAN_POINTS, near_points=NEAR_POINTS)[:3]
     loss, _, log_rho, dN, dT, s = br.eval(u_star, every)
     if np.any(found):
         f = np.flatnonzero(found)

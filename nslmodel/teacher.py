@@ -95,7 +95,7 @@ import scipy.optimize
 
 from . import _validate as _v
 from ._validate import shape_out as _shape_out
-from ._roots import illinois, newton_log
+from ._roots import illinois, lowest_stationary_point, newton_log
 from ._traces import Sums
 from .loss import LossTerms, log_slope, noise_loss
 from .optimal import LOSS_EXCESS, OptimalRidge
@@ -547,23 +547,11 @@ def _optimum(N, T, s, beta2, sigma_eps, C, L0):
     for i in np.flatnonzero(below):
         left[i] = np.log(_ridgeless_rho(n[i], s))
     right = np.full(N.shape, np.log(sp.max()) + SPAN_BEYOND)
-    step = (right - left) / SCAN_POINTS
-    offsets = np.concatenate([2.0 ** -np.arange(NEAR_POINTS, 0, -1), np.arange(1, SCAN_POINTS + 1)])
-    grid = left[:, None] + step[:, None] * offsets[None, :]
-    L_grid, S_grid = br.eval(grid, every[:, None])[:2]
-    S_left = np.where(below, br.start_slope(left), S_grid[:, 0])
-    S_prev = np.concatenate([S_left[:, None], S_grid[:, :-1]], axis=1)
-    up = (S_prev < 0) & (S_grid >= 0)
-    found = up.any(axis=1)
-    # Several basins: keep the lowest (by the loss at the bracket's right end).
-    k = np.argmin(np.where(up, L_grid, np.inf), axis=1)
-    u_prev = np.where(k == 0, left, grid[every, np.maximum(k - 1, 0)])
-    u_star = np.where(found, 0.5 * (u_prev + grid[every, k]), right)
+    u_star, found, S_left, L_end, S_end = lowest_stationary_point(
+        left, right, lambda g: br.eval(g, every[:, None])[:2],
+        lambda first: np.where(below, br.start_slope(left), first), br.slope,
+        scan_points=SCAN_POINTS, near_points=NEAR_POINTS)
     f = np.flatnonzero(found)
-    if f.size:
-        kf = k[f]
-        sa = np.where(kf == 0, S_left[f], S_grid[f, np.maximum(kf - 1, 0)])
-        u_star[f] = illinois(lambda u, idx: br.slope(u, f[idx]), u_prev[f], grid[f, kf], sa, S_grid[f, kf])
     loss, _, rho, dN, dT, sums, w = br.eval(u_star, every)
     if f.size:
         sf, wf = sums.take(f), w[f]
@@ -580,8 +568,8 @@ def _optimum(N, T, s, beta2, sigma_eps, C, L0):
     zero = (~found & (S_left >= 0)) | ((~below | (S_left >= 0) | (loss == 0)) & (L0 <= loss))
     # The loss falls all the way to gamma -> infinity: no interior minimum, or one above the
     # loss beyond the spectrum while that still decreases. ``loss`` is then its value there.
-    infinite = ~zero & (~found | ((S_grid[:, -1] < 0) & (L_grid[:, -1] < loss)))
-    loss = np.where(zero, L0, np.where(infinite, L_grid[:, -1], loss))
+    infinite = ~zero & (~found | ((S_end < 0) & (L_end < loss)))
+    loss = np.where(zero, L0, np.where(infinite, L_end, loss))
     gamma = np.where(zero, 0.0, np.where(infinite, np.inf, gamma))
     rho = np.where(zero, 0.0, np.where(infinite, np.inf, rho))
     d1 = np.where(zero, np.minimum(n, br.rank), sums.D1)
