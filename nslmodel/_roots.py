@@ -1,9 +1,10 @@
 """Vectorised bracketed root refinement shared by the optimal-ridge solvers.
 
 :func:`lowest_stationary_point` brackets the lowest minimum along ``u`` by a sign scan of
-the slope and refines it; :func:`illinois` refines many brackets at once by the Illinois
+the slope and refines it; :func:`flat_interval` finds the ridges where the loss exceeds its
+minimum by a given fraction; :func:`illinois` refines many brackets at once by the Illinois
 (safeguarded regula falsi) iteration; :func:`newton_log` refines a positive root in the logarithm of the unknown by a few
-Newton steps with central differences. Both serve :mod:`nslmodel.optimal` and
+Newton steps with central differences. They serve :mod:`nslmodel.optimal` and
 :mod:`nslmodel.teacher`, which locate the optimal ridge from the stationarity condition.
 """
 
@@ -96,3 +97,35 @@ def lowest_stationary_point(left, right, evaluate, start_slope, slope, *, scan_p
         sa = np.where(kf == 0, S_left[f], S_grid[f, np.maximum(kf - 1, 0)])
         u_star[f] = illinois(lambda u, idx: slope(u, f[idx]), u_prev[f], grid[f, kf], sa, S_grid[f, kf])
     return u_star, found, S_left, L_grid[:, -1], S_grid[:, -1]
+
+
+def flat_interval(br, left, right, u_star, loss, L0, zero, infinite, loss_excess):
+    """``gamma_lo, gamma_hi`` with ``L(gamma) = (1 + loss_excess) L*`` on each side of ``u_star``.
+
+    ``br.eval(u, idx)[0]`` is the loss and ``br.gamma(u, idx)`` the ridge at ``u`` for the points
+    ``idx``; ``left``, ``right`` bound the branch; ``L0`` is the ridgeless loss; ``zero`` and
+    ``infinite`` mark the points whose optimum is gamma = 0 or gamma -> infinity (no interval
+    on that side: 0 and inf). A vanishing loss gives the interval 0 .. 0.
+    """
+    with np.errstate(divide="ignore"):
+        level = np.log1p(loss_excess) + np.log(loss)
+
+    def excess(u, idx):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(br.eval(u, idx)[0]) - level[idx]
+
+    lo, hi = np.zeros(u_star.size), np.full(u_star.size, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):  # L0 = L* = 0: NaN, never > 0
+        need_lo = np.flatnonzero((np.log(L0) - level > 0) & ~zero)  # L0 = inf at N = T below the rank
+    if need_lo.size:
+        at = np.minimum(excess(u_star[need_lo], need_lo), -0.0)
+        u = illinois(lambda x, i: -excess(x, need_lo[i]), left[need_lo], u_star[need_lo],
+                     np.full(need_lo.size, -np.inf), -at)
+        lo[need_lo] = br.gamma(u, need_lo)
+    beyond = excess(right, np.arange(u_star.size))
+    need_hi = np.flatnonzero((beyond > 0) & ~infinite & (loss > 0))
+    if need_hi.size:
+        at = np.minimum(excess(u_star[need_hi], need_hi), -0.0)
+        u = illinois(lambda x, i: excess(x, need_hi[i]), u_star[need_hi], right[need_hi], at, beyond[need_hi])
+        hi[need_hi] = br.gamma(u, need_hi)
+    return lo, np.where(loss > 0, hi, 0.0)

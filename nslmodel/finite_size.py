@@ -22,6 +22,7 @@ import numpy as np
 import scipy.optimize
 
 from . import _validate as _v
+from .analysis import theory_loss  # re-exported: the theory a scan compares with
 from .optimal import optimal_ridge
 from .simulate import simulate_sweep
 from .spectra import PowerLaw
@@ -130,19 +131,6 @@ def family_grid(families, T_values, T_over_M, alpha):
         opt = optimal_ridge(N[:, j], t, PowerLaw(int(m), alpha)).gamma
         gamma[:, j] = [f.ridge * g for f, g in zip(families, np.atleast_1d(opt))]
     return N, np.broadcast_to(T, N.shape).copy(), np.broadcast_to(M, N.shape).copy(), gamma
-
-
-@_v.validated(
-    N=_v.SIZE, T=_v.SIZE, gamma=_v.Real(0.0, closed_low=True), spectrum=_v.SPECTRUM, broadcast=("N", "T", "gamma"),
-)
-def theory_loss(N, T, gamma, spectrum):
-    """Expected loss with the ridgeless limit where gamma = 0 (elementwise)."""
-    from .loss import expected_loss
-    from .ridgeless import ridgeless_loss
-
-    N, T, gamma = np.broadcast_arrays(N, T, gamma)
-    zero = gamma == 0
-    return np.where(zero, ridgeless_loss(N, T, spectrum), expected_loss(N, T, np.where(zero, 1.0, gamma), spectrum))
 
 
 @_v.validated(trials=_v.Integer(1), seed=_v.Optional(_v.Integer(0)), executor=_v.EXECUTOR, **_GRID)

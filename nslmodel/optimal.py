@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._roots import illinois as _illinois, lowest_stationary_point, newton_log
+from ._roots import flat_interval, lowest_stationary_point, newton_log
 from ._traces import EDGE, log_mu_per_rho
 from .loss import check_range, gaps, log_slope, scales, terms_flat
 from .ridgeless import ridgeless_terms
@@ -240,36 +240,6 @@ def _optimal_flat(N, T, spec, kw):
     _validate.from_log(np.where(interior, log_rho, 0.0), "rho at gamma*", f"scales as sigma_u**2; got sigma_u={kw['sigma_u']:g}", where)
     if not np.all(np.isfinite(loss)):
         raise FloatingPointError("optimal_ridge produced a non-finite loss; please report the inputs")
-    gamma_lo, gamma_hi = _flat_interval(br, left, right, np.where(zero, left, u_star), loss, L0, zero, infinite)
+    gamma_lo, gamma_hi = flat_interval(br, left, right, np.where(zero, left, u_star), loss, L0, zero, infinite,
+                                       LOSS_EXCESS)
     return gamma, loss, rho, d1, curvature, gamma_lo, gamma_hi
-
-
-def _flat_interval(br, left, right, u_star, loss, L0, zero, infinite):
-    """``gamma_lo, gamma_hi`` with ``L(gamma) = (1 + LOSS_EXCESS) L*`` on each side of u_star."""
-    every = np.arange(u_star.size)
-    with np.errstate(divide="ignore"):
-        log_level = np.log1p(LOSS_EXCESS) + np.log(loss)
-
-    def excess(u, idx):
-        L = br.eval(u, idx)[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(L) - log_level[idx]
-
-    gamma_lo = np.zeros(u_star.size)
-    gamma_hi = np.full(u_star.size, np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):  # L0 = L* = 0: NaN, never > 0
-        lo_excess = np.log(L0) - log_level  # the ridgeless end (inf at N = T below the rank)
-    need = np.flatnonzero((lo_excess > 0) & ~zero)
-    if need.size:
-        fa = np.minimum(excess(u_star[need], need), -0.0)
-        u = _illinois(lambda x, i: -excess(x, need[i]), left[need], u_star[need],
-                      -np.full(need.size, np.inf), -fa)
-        gamma_lo[need] = br.gamma(u, need)
-    hi_excess = excess(right, every)
-    need = np.flatnonzero((hi_excess > 0) & ~infinite & (loss > 0))
-    if need.size:
-        fa = np.minimum(excess(u_star[need], need), -0.0)
-        u = _illinois(lambda x, i: excess(x, need[i]), u_star[need], right[need], fa, hi_excess[need])
-        gamma_hi[need] = br.gamma(u, need)
-    gamma_hi = np.where(loss > 0, gamma_hi, 0.0)
-    return gamma_lo, gamma_hi

@@ -95,10 +95,12 @@ import scipy.optimize
 
 from . import _validate as _v
 from ._validate import shape_out as _shape_out
-from ._roots import illinois, lowest_stationary_point, newton_log
+from ._roots import flat_interval, lowest_stationary_point, newton_log
 from ._traces import Sums
-from .loss import LossTerms, log_slope, noise_loss
-from .optimal import LOSS_EXCESS, OptimalRidge
+from .loss import LossTerms, gaps, log_slope, noise_loss
+from .optimal import (
+    CURVATURE_STEP, GAP_MAX_CHANGE, GAP_NEWTON, GAP_STEP, LOSS_EXCESS, NEAR_POINTS, SCAN_POINTS, OptimalRidge,
+)
 from .solver import solve
 
 __all__ = [
@@ -119,20 +121,10 @@ BLOCK_ELEMENTS = 4_000_000
 # that resolve a minimum squeezed against the start of the branch. At full rank the branch is
 # started 2 * SPAN_BEYOND e-folds below the smallest s_I. Beyond SPAN_BEYOND e-folds the loss
 # is within e**-SPAN_BEYOND ~ 2e-9 of its gamma -> infinity limit.
-SCAN_POINTS = 96
-NEAR_POINTS = 30
 SPAN_BEYOND = 20.0
-# Newton refinement of the small gap min(N, T) - D1 at the stationary point from the condition
-# itself (as in nslmodel.optimal): the direct sum gives it to ~1e-16 min(N, T) absolute, the
-# other sums to ~1e-16 relative; two quadratically convergent steps reach rounding, the third
-# is a margin. The central difference in log p with GAP_STEP has truncation ~1e-14 relative in
-# the derivative; corrections above GAP_MAX_CHANGE in log p are not refinements.
-GAP_NEWTON = 3
-GAP_STEP = 1e-7
-GAP_MAX_CHANGE = 1e-3
-# Step in log(gamma) of the central difference of the slope for the curvature: truncation
-# ~ STEP**2 ~ 1e-8 relative, rounding ~ 1e-16 / STEP of the slope's scale.
-CURVATURE_STEP = 1e-4
+# The scan sizes, the Newton refinement of the small gap and the curvature step are those of
+# nslmodel.optimal (SCAN_POINTS, NEAR_POINTS, GAP_NEWTON, GAP_STEP, GAP_MAX_CHANGE,
+# CURVATURE_STEP), where their error budgets are stated: the same analysis holds here.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,14 +353,6 @@ def _sums_at(rho, s):
     return Sums(*out.T)
 
 
-def _gaps(N, T, sums, rank):
-    # Subtract from the smaller of D1 and rank - D1 (as nslmodel.loss.gaps does).
-    big = sums.D1 > 0.5 * rank
-    dN = np.where(big, (N - rank) + sums.rank_minus_D1, N - sums.D1)
-    dT = np.where(big, (T - rank) + sums.rank_minus_D1, T - sums.D1)
-    return dN, dT
-
-
 def _ridgeless_rho(n, s):
     """rho_* with D1(rho_*) = n < rank, by Brent's method in log rho on direct sums."""
     sp = s[s > 0]
@@ -480,7 +464,7 @@ class _Branch:
         rho = np.exp(np.ravel(u))
         sums = _sums_at(rho, self.s)
         w = _weighted_sums(rho, self.s, self.beta2, slope=True)
-        dN, dT = _gaps(N, T, sums, self.rank)
+        dN, dT = gaps(N, T, sums, self.rank)
         ok = (dN > 0) & (dT > 0)
         dN, dT = np.where(ok, dN, 1.0), np.where(ok, dT, 1.0)
         loss, slope = self.terms(T, dN, dT, sums, w)
@@ -576,35 +560,9 @@ def _optimum(N, T, s, beta2, sigma_eps, C, L0):
     curvature = np.where(zero | infinite, np.nan, curvature)
     if not np.all(np.isfinite(loss)):
         raise FloatingPointError("teacher_optimal_ridge produced a non-finite loss; please report the inputs")
-    lo, hi = _flat_interval(br, left, right, np.where(zero, left, np.where(infinite, right, u_star)),
-                            loss, L0, zero, infinite)
+    lo, hi = flat_interval(br, left, right, np.where(zero, left, np.where(infinite, right, u_star)),
+                           loss, L0, zero, infinite, LOSS_EXCESS)
     return gamma, loss, rho, d1, curvature, lo, hi
-
-
-def _flat_interval(br, left, right, u_star, loss, L0, zero, infinite):
-    """``gamma_lo, gamma_hi`` with ``L(gamma) = (1 + LOSS_EXCESS) L*`` on each side of u_star."""
-    with np.errstate(divide="ignore"):
-        level = np.log1p(LOSS_EXCESS) + np.log(loss)
-
-    def excess(u, idx):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(br.eval(u, idx)[0]) - level[idx]
-
-    lo, hi = np.zeros(u_star.size), np.full(u_star.size, np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):  # L0 = L* = 0: NaN, never > 0
-        need_lo = np.flatnonzero((np.log(L0) - level > 0) & ~zero)  # L0 = inf at N = T below the rank
-    if need_lo.size:
-        at = np.minimum(excess(u_star[need_lo], need_lo), -0.0)
-        u = illinois(lambda x, i: -excess(x, need_lo[i]), left[need_lo], u_star[need_lo],
-                     np.full(need_lo.size, -np.inf), -at)
-        lo[need_lo] = br.gamma(u, need_lo)
-    beyond = excess(right, np.arange(u_star.size))
-    need_hi = np.flatnonzero((beyond > 0) & ~infinite & (loss > 0))
-    if need_hi.size:
-        at = np.minimum(excess(u_star[need_hi], need_hi), -0.0)
-        u = illinois(lambda x, i: excess(x, need_hi[i]), u_star[need_hi], right[need_hi], at, beyond[need_hi])
-        hi[need_hi] = br.gamma(u, need_hi)
-    return lo, np.where(loss > 0, hi, 0.0)
 
 
 @_v.validated(broadcast=("N", "T"), **_TEACHER)
