@@ -329,6 +329,17 @@ def _is_remote(url: str) -> bool:
     return bool(parts.netloc) or parts.scheme in ("http", "https", "ws", "wss")
 
 
+def test_displayed_markdown_is_rendered(site):
+    """Markdown a chapter displays (its tables, its rerun note) is rendered, not shown as text:
+    myst-nb's default for such output, commonmark, has no tables and printed their source."""
+    raw_rows = []
+    for rel in TOC:
+        page = (site / f"{rel}.html").read_text(encoding="utf-8")
+        text = re.sub(r"<[^>]+>", "", re.sub(r"(?s)<pre.*?</pre>", "", page))  # prose, not code
+        raw_rows += [f"{rel}: {m.group(0)}" for m in re.finditer(r"\|\s*:?-{3,}:?\s*\|", text)]
+    assert not raw_rows, "Markdown tables shown as text:\n" + "\n".join(raw_rows)
+
+
 def test_internal_links_and_anchors_resolve(site):
     pages = _pages(site)
     assert pages, "no HTML pages were built"
