@@ -53,6 +53,7 @@ spectrum the sums are given by their convergent series (three terms; error below
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -142,14 +143,15 @@ def _cheb_to_local_monomials() -> np.ndarray:
 _TO_LOCAL = _cheb_to_local_monomials()
 
 
-def direct_log_sums(u: np.ndarray, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``log`` of the five sums (``Sums`` order) at ``u`` (1-D) by direct weighted summation.
+def direct_log_sums(u: np.ndarray, lam: np.ndarray, w: np.ndarray, count: int = N_SUMS) -> np.ndarray:
+    """``log`` of the sums (``Sums`` order) at ``u`` (1-D) by direct weighted summation.
 
-    Shape (len(u), 5). Each point's row is reduced on its own by numpy's pairwise summation
-    (no BLAS), so a value does not depend on the other points, the chunking or the threads.
+    Shape (len(u), count): the first ``count`` sums, each with the bits it has in the full
+    result. Each point's row is reduced on its own by numpy's pairwise summation (no BLAS),
+    so a value does not depend on the other points, the chunking or the threads.
     """
     u = np.asarray(u, dtype=float)
-    out = np.empty((u.size, N_SUMS))
+    out = np.empty((u.size, count))
     step = max(1, _DIRECT_CHUNK_ELEMENTS // max(1, lam.size))
     # Four work arrays, reused across chunks and written in place: each chunk then stays in
     # cache, which makes the sums several times faster than fresh temporaries would.
@@ -166,12 +168,13 @@ def direct_log_sums(u: np.ndarray, lam: np.ndarray, w: np.ndarray) -> np.ndarray
         out[i : i + n, _F1] = A.sum(axis=1)
         np.multiply(d, w, out=B)
         out[i : i + n, _F0] = B.sum(axis=1)
-        np.multiply(A, R1, out=B)
-        out[i : i + n, _F2] = B.sum(axis=1)
-        np.multiply(A, d, out=A)  # w r (1 - r)
-        out[i : i + n, _F12] = A.sum(axis=1)
-        np.multiply(A, R1, out=A)
-        out[i : i + n, _F23] = A.sum(axis=1)
+        np.multiply(A, d, out=B)  # w r (1 - r)
+        out[i : i + n, _F12] = B.sum(axis=1)
+        if count > _F2:
+            np.multiply(A, R1, out=A)  # w r^2
+            out[i : i + n, _F2] = A.sum(axis=1)
+            np.multiply(B, R1, out=B)  # w r (1 - r) r
+            out[i : i + n, _F23] = B.sum(axis=1)
     return np.log(out)
 
 
@@ -205,27 +208,48 @@ class SpectralTable:
         self.built = np.zeros(self.n_panels, dtype=bool)
         self._rows = {}  # panel -> coefficient lists for log_sums_point
         self._inverse = None  # the interpolant of u(log D1), built on first use
-        # Power sums for the series beyond the table, scaled to avoid overflow:
-        # hi: sum w lam^j = lmax^j P[j - 1]; lo: sum w lam^-j = lmin^-j Q[j - 1].
-        lmax, lmin = np.exp(self.log_lam_max), np.exp(self.log_lam_min)
-        self._P = np.array([math.fsum(self.w * (self.lam / lmax) ** j) for j in range(1, 5)])
-        self._Q = np.array([math.fsum(self.w * (lmin / self.lam) ** j) for j in range(1, 4)])
-        self.log_trace = math.log(math.fsum(self.w * self.lam))
-        self.log_inv_trace = -self.log_lam_min + math.log(self._Q[0])  # log sum w / lam
+        # log sum w lam and log sum w / lam (the latter as in _Q, scaled to avoid overflow);
+        # fsum of a list: the same exactly rounded sum as of the array, without numpy scalars.
+        self.log_trace = math.log(math.fsum((self.w * self.lam).tolist()))
+        lmin = np.exp(self.log_lam_min)
+        self.log_inv_trace = -self.log_lam_min + math.log(math.fsum((self.w * (lmin / self.lam)).tolist()))
+
+    @functools.cached_property
+    def _P(self) -> np.ndarray:
+        """Power sums for the series above the table: sum w lam^j = lmax^j P[j - 1], j = 1..4."""
+        lmax = np.exp(self.log_lam_max)
+        return np.array([math.fsum((self.w * (self.lam / lmax) ** j).tolist()) for j in range(1, 5)])
+
+    @functools.cached_property
+    def _Q(self) -> np.ndarray:
+        """Power sums for the series below the table: sum w lam^-j = lmin^-j Q[j - 1], j = 1..3."""
+        lmin = np.exp(self.log_lam_min)
+        return np.array([math.fsum((self.w * (lmin / self.lam) ** j).tolist()) for j in range(1, 4)])
 
     # -- table -----------------------------------------------------------------------------
-    def _build_block(self, b: int) -> None:
-        panels = np.arange(b * BLOCK, (b + 1) * BLOCK)
+    def _build_blocks(self, blocks) -> None:
+        """Build the blocks ``blocks`` (distinct indices), each on its fixed points.
+
+        One direct summation serves all of them (its rows are independent), and the fit is
+        elementwise products reduced along the last axis, one row per (panel, sum, power):
+        a panel's coefficients are those of building it on its own.
+        """
+        blocks = np.asarray(blocks, dtype=np.intp)
+        panels = (blocks[:, None] * BLOCK + np.arange(BLOCK)).ravel()
         left = self.u_lo + panels * PANEL_WIDTH
         u = (left[:, None] + 0.5 * PANEL_WIDTH * (_CHEB_X[None, :] + 1.0)).ravel()
-        vals = direct_log_sums(u, self.lam, self.w).reshape(BLOCK, DEGREE + 1, N_SUMS)
+        # (panel, sum, point): each panel's values of one sum contiguous
+        vals = direct_log_sums(u, self.lam, self.w).reshape(panels.size, DEGREE + 1, N_SUMS)
+        vals = vals.transpose(0, 2, 1).copy()
         # Fit the variation about the panel mean: log F can be large (|log F| ~ 40 far from the
         # spectrum) and its rounding would otherwise leak into every coefficient.
-        mean = vals.mean(axis=1, keepdims=True)
-        coef = np.einsum("kj,pjf->pkf", _CHEB_FIT, vals - mean)
-        coef[:, 0] += mean[:, 0]
-        local = np.einsum("ik,pkf->ipf", _TO_LOCAL, coef)  # (power, panel, sum)
-        self.coef[:, b * BLOCK * N_SUMS : (b + 1) * BLOCK * N_SUMS] = local.reshape(DEGREE + 1, -1)
+        mean = vals.sum(axis=2, keepdims=True) * (1.0 / (DEGREE + 1))
+        vals -= mean
+        cheb = (vals[:, :, None, :] * _CHEB_FIT).sum(axis=3)  # (panel, sum, Chebyshev degree)
+        cheb[:, :, 0] += mean[:, :, 0]
+        local = (cheb[:, :, None, :] * _TO_LOCAL).sum(axis=3)  # (panel, sum, power)
+        cols = (panels[:, None] * N_SUMS + _COLS).ravel()
+        self.coef[:, cols] = local.reshape(-1, DEGREE + 1).T
         self.built[panels] = True
 
     def _interp(self, u: np.ndarray, cols: np.ndarray = _COLS) -> np.ndarray:
@@ -235,8 +259,7 @@ class SpectralTable:
         k = np.minimum(((u - self.u_lo) * (1.0 / PANEL_WIDTH)).astype(np.intp), self.n_panels - 1)
         missing = ~self.built[k]
         if missing.any():
-            for b in np.unique(k[missing] // BLOCK):
-                self._build_block(int(b))
+            self._build_blocks(np.unique(k[missing] // BLOCK))
         # One flat index per (point, sum) and Horner's rule on 1-D arrays: the same IEEE
         # operations per value as log_sums_point, so the layout does not change a bit.
         ncol = cols.shape[-1]
@@ -264,7 +287,7 @@ class SpectralTable:
         rows = self._rows.get(k)
         if rows is None:
             if not self.built[k]:
-                self._build_block(k // BLOCK)
+                self._build_blocks([k // BLOCK])
             # per sum, highest power first
             block = self.coef[:, k * N_SUMS : (k + 1) * N_SUMS]
             rows = self._rows[k] = block.T[:, ::-1].tolist()
@@ -293,7 +316,7 @@ class SpectralTable:
             lo = self.log_lam_min - INVERSE_MARGIN
             count = int(np.ceil((self.log_lam_max + INVERSE_MARGIN - lo) / INVERSE_STEP)) + 1
             u = lo + INVERSE_STEP * np.arange(count)
-            ls = direct_log_sums(u, self.lam, self.w)
+            ls = direct_log_sums(u, self.lam, self.w, count=_F12 + 1)  # F1, F0, F12
             z = np.stack([-ls[:, _F1], ls[:, _F0]])
             m = np.stack([np.exp(ls[:, _F1] - ls[:, _F12]), np.exp(ls[:, _F0] - ls[:, _F12])])  # du/dz
             dz = z[:, 1:] - z[:, :-1]
@@ -526,48 +549,48 @@ def _gauss_rules(moments: np.ndarray, n: int):
     """
     from scipy.linalg import get_lapack_funcs
 
+    L = 2 * n
+    rows = moments.shape[0]
+    # Columns are the measures: every step below is one elementwise operation on all of them.
+    # monic p_k = T_k / 2^(k-1): modified moments, and the recurrence b_l of the p_l
+    m = moments[:, :L].T.copy()
+    m[1:] *= (0.5 ** np.arange(L - 1))[:, None]  # exact: powers of two
+    b = np.array([0.0, 0.5] + [0.25] * (L - 2))[:, None]
+    alpha, beta = np.empty((n, rows)), np.empty((n, rows))
+    beta[0] = m[0]
+    # ratio[k] = sigma_{k, k+1} / sigma_{k, k}: alpha_k = ratio[k] - ratio[k-1] (a_k = 0)
+    ratio = np.empty((n, rows))
+    norm = np.empty((n, rows))  # sigma_{k, k}, positive for a measure with >= n points
+    with np.errstate(all="ignore"):  # rows that break down are discarded below
+        np.divide(m[1], m[0], out=ratio[0])
+        alpha[0] = ratio[0]
+        norm[0] = m[0]
+        # sigma_{k, l} = sigma_{k-1, l+1} - alpha_{k-1} sigma_{k-1, l}
+        #               - beta_{k-1} sigma_{k-2, l} + b_l sigma_{k-1, l-1},   l = k .. L-k-1,
+        # evaluated in this order; row j of `cur` holds sigma_{k-1, k-1+j}, of `prev`
+        # sigma_{k-2, k-2+j} (zero for k = 1), of `new` sigma_{k, k+j}.
+        prev, cur = np.zeros((L + 2, rows)), m
+        for k in range(1, n):
+            new = cur[2:] - alpha[k - 1] * cur[1:-1]
+            new -= beta[k - 1] * prev[2 : L - 2 * k + 2]
+            new += b[k : L - k] * cur[:-2]
+            norm[k] = new[0]
+            np.divide(new[1], new[0], out=ratio[k])
+            np.subtract(ratio[k], ratio[k - 1], out=alpha[k])
+            np.divide(new[0], norm[k - 1], out=beta[k])
+            prev, cur = cur, new
+    ok = np.all(norm > 0.0, axis=0)
+    ok &= np.all(np.isfinite(alpha), axis=0) & np.all(np.isfinite(beta), axis=0)
+    out = [None] * rows
     # LAPACK's stevd, the driver scipy.linalg.eigh_tridiagonal chooses for all eigenpairs,
     # called directly: the same routine (same bits) without the wrapper's checks, which
     # cost more than the 20 x 20 problem.
     (stevd,) = get_lapack_funcs(("stevd",), (moments,))
-    L = 2 * n
-    rows = moments.shape[0]
-    # monic p_k = T_k / 2^(k-1): modified moments, and the recurrence b_l of the p_l
-    m = moments[:, :L].copy()
-    m[:, 1:] *= 0.5 ** np.arange(L - 1)  # exact: powers of two
-    b = np.array([0.0, 0.5] + [0.25] * (L - 2))
-    alpha, beta = np.empty((rows, n)), np.empty((rows, n))
-    alpha[:, 0], beta[:, 0] = m[:, 1] / m[:, 0], m[:, 0]
-    ok = np.ones(rows, dtype=bool)
-    # sig[k + 1] holds sigma_{k, l} (sig[0] = sigma_{-1} = 0), written in place with the
-    # same operations, in the same order, as the textbook expression
-    # sigma_{k-1, l+1} - a sigma_{k-1, l} - b sigma_{k-2, l} + b_l sigma_{k-1, l-1}.
-    sig = np.zeros((n + 1, rows, L))
-    sig[1] = m
-    tmp = np.empty((rows, L))
-    with np.errstate(all="ignore"):  # rows that break down are discarded below
-        for k in range(1, n):
-            prev, cur, new = sig[k - 1], sig[k], sig[k + 1]
-            out, t = new[:, k : L - k], tmp[:, : L - 2 * k]
-            np.multiply(alpha[:, k - 1 : k], cur[:, k : L - k], out=t)
-            np.subtract(cur[:, k + 1 : L - k + 1], t, out=out)
-            np.multiply(beta[:, k - 1 : k], prev[:, k : L - k], out=t)
-            out -= t
-            np.multiply(b[k : L - k], cur[:, k - 1 : L - k - 1], out=t)
-            out += t
-            alpha[:, k] = new[:, k + 1] / new[:, k] - cur[:, k] / cur[:, k - 1]
-            beta[:, k] = new[:, k] / cur[:, k - 1]
-    ok &= np.all(sig[np.arange(2, n + 1), :, np.arange(1, n)] > 0.0, axis=0)  # the norms
-    ok &= np.all(np.isfinite(alpha), axis=1) & np.all(np.isfinite(beta), axis=1)
-    out = []
-    for r in range(rows):
-        if not ok[r]:
-            out.append(None)
-            continue
-        nodes, vecs, info = stevd(alpha[r], np.sqrt(beta[r, 1:]), compute_v=1)
+    for r in np.flatnonzero(ok):
+        nodes, vecs, info = stevd(alpha[:, r], np.sqrt(beta[1:, r]), compute_v=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"stevd failed (info = {info}) on a cluster's Jacobi matrix")
-        out.append((nodes, beta[r, 0] * vecs[0] ** 2))
+        out[r] = (nodes, beta[0, r] * vecs[0] ** 2)
     return out
 
 
