@@ -78,16 +78,23 @@ def test_flat_interval_ends_are_at_the_stated_loss_excess(N, T, se):
 
 @pytest.mark.parametrize("N, T", [(50.0, 150.0), (100.0, 100.0), (10.0, 1e5)])
 def test_curvature_matches_a_second_difference_of_the_loss(N, T):
-    """kappa = d2 log L / d(log gamma)^2 at gamma*, against a central second difference of
-    expected_loss with step h = 1e-2 in log gamma: truncation ~h^2 / 12 * (4th derivative /
-    kappa) ~ 1e-5 relative for an O(1)-scale loss, rounding 1e-15 / (h^2 kappa) < 1e-5 for
-    kappa >= 1e-6; 1e-3 leaves a margin for the asymmetry of the minimum."""
+    """kappa = d2 log L / d(log gamma)^2 at gamma*, against a central second difference with
+    step h = 1e-2 in log gamma of the 40-digit reference loss (mp_reference.loss): truncation
+    ~h^2 / 12 * (4th derivative / kappa), measured <= 4e-6 in these cases; 1e-3 leaves a
+    margin for the asymmetry of the minimum. The difference is taken of the reference, not of
+    expected_loss: float64 rounding of the loss (a few 1e-15 relative) enters it as
+    ~4e-15 / (h^2 kappa), about 1e-3 at the flat optimum (10, 1e5) where kappa = 3e-8."""
+    import mpmath
+
+    import mp_reference as ref
+
     spec = nslmodel.PowerLaw(400, 0.7)
     o = nslmodel.optimal_ridge(N, T, spec)
     h = 1e-2
-    lg = np.log(o.gamma) + np.array([-h, 0.0, h])
-    L = np.log(nslmodel.expected_loss(N, T, np.exp(lg), spec))
-    assert_rel_close(o.curvature, (L[0] - 2 * L[1] + L[2]) / h**2, 1e-3, "curvature")
+    ev = ref.power_law_eigenvalues(400, 0.7)
+    g = np.exp(np.log(o.gamma) + np.array([-h, 0.0, h]))
+    L = [mpmath.log(ref.loss(N, T, float(x), ev)) for x in g]
+    assert_rel_close(o.curvature, float((L[0] - 2 * L[1] + L[2]) / mpmath.mpf(h) ** 2), 1e-3, "curvature")
 
 
 def test_ridgeless_optimum_reports_no_curvature():
