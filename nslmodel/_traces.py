@@ -35,18 +35,20 @@ and wide log-normal spectra).
 
 An arbitrary spectrum reaches the table already compressed (:func:`compress_nodes`): each
 dense cluster of eigenvalues spanning at most two e-folds is replaced by the Gauss rule of its
-own distribution in :math:`\log\lambda`, with a proven relative error bound of 3e-17 for every
+own distribution in :math:`\log\lambda`, with a proven relative error bound of 1.2e-18 for every
 sum and every u (:func:`compression_error_bound`); M = 1e4 log-normal eigenvalues become about
-160 nodes, which makes building a panel about 60 times cheaper.
+130 nodes, which makes building a panel about 75 times cheaper.
 
 The root solves start from an estimate of the u where D1 (or rank - D1) takes a given value:
 a cubic Hermite interpolant of u against log D1 on a fixed grid, summed directly once per
 spectrum (:meth:`SpectralTable.inverse_d1`).
 
 Panels are built lazily, only where they are queried, in fixed blocks of ``BLOCK`` panels:
-a block is always evaluated on the same points with the same arithmetic, so every value the
-table returns is a function of u and the spectrum alone, whatever was queried before (the
-direct sums avoid BLAS, whose reductions may depend on the thread count). Beyond ``EDGE`` e-folds outside the
+a block is always evaluated on the same points, and every block a query lacks is built in one
+direct summation whose rows are independent, followed by a fit that is elementwise per panel;
+so every value the table returns is a function of u and the spectrum alone, whatever was
+queried before and however the blocks were grouped (the direct sums avoid BLAS, whose
+reductions may depend on the thread count). Beyond ``EDGE`` e-folds outside the
 spectrum the sums are given by their convergent series (three terms; error below
 :math:`e^{-3\,\mathrm{EDGE}}`).
 """
@@ -97,10 +99,12 @@ def log_mu_per_rho(M: int, sigma_u: float) -> float:
 # float64 rounding (module docstring).
 PANEL_WIDTH = 0.25
 DEGREE = 12
-# Panels are built in blocks of this many (4 e-folds of u): one block is the unit of lazy
+# Panels are built in blocks of this many (one e-fold of u): one block is the unit of lazy
 # construction, always evaluated on the same BLOCK * (DEGREE + 1) points, so its values never
-# depend on which queries triggered it.
-BLOCK = 16
+# depend on which queries triggered it. Small, so that a query builds little beyond the panels
+# it lands in (the benchmark's 2000 points land in about 45 panels); the blocks a query lacks
+# are built together, so a small block costs no extra passes.
+BLOCK = 4
 # Beyond this many e-folds outside the spectrum the three-term series is accurate to
 # e**(-3 EDGE) ~ 1e-26 relative, far below rounding.
 EDGE = 20.0
@@ -454,50 +458,62 @@ class SpectralTable:
 # Sorted log-eigenvalues are grouped greedily into clusters spanning at most
 # 2 * CLUSTER_HALF_WIDTH in t = log(lambda); a cluster holding more than CLUSTER_MIN_POINTS
 # eigenvalues is replaced by the CLUSTER_NODES-point Gauss rule of its own discrete measure
-# (compress_nodes). With these values the error bound of compress_nodes is 3.2e-17 relative.
+# (compress_nodes). With these values the error bound of compress_nodes is 1.2e-18 relative
+# (15 nodes would give 4.0e-17; each node gains a factor of about 30).
 CLUSTER_HALF_WIDTH = 1.0
-CLUSTER_NODES = 20
+CLUSTER_NODES = 16
 CLUSTER_MIN_POINTS = 2 * CLUSTER_NODES
 # A computed rule is used only if it integrates T_0..T_{2n-1} to this fraction of the mass.
 MOMENT_TOL = 1e-14
-# Points per batch of the Chebyshev recurrence (a 40 x 2^15 work array, 10 MiB).
+# Points per batch of the Chebyshev recurrence (a 32 x 2^15 work array, 8 MiB).
 _MOMENT_BATCH = 1 << 15
+# Values of the ellipse's semi-axis B in (0, pi) over which compression_error_bound minimises.
+_BOUND_GRID = 256
 
 
 def compression_error_bound(h: float = CLUSTER_HALF_WIDTH, n: int = CLUSTER_NODES) -> float:
     r"""Bound on the relative error of every spectral sum after :func:`compress_nodes`.
 
-    A summand :math:`f = r^a (1 - r)^b` (:math:`a + b \le 3`) is, as a function of
-    :math:`t = \log\lambda`, analytic in the strip :math:`|\operatorname{Im} t| < \pi` (the poles
-    of :math:`r = 1 / (1 + e^{u - t})` sit at :math:`\operatorname{Im} t = \pm\pi`). On a cluster
-    :math:`[c - h, c + h]` take the Bernstein ellipse of imaginary semi-axis :math:`B = \pi/2`:
-    :math:`\varrho = (B + \sqrt{B^2 + h^2}) / h`, real semi-axis :math:`A = \sqrt{B^2 + h^2}`.
-    For :math:`|\operatorname{Im} z| \le \pi/2`, :math:`|1 + e^z|^2 \ge 1 + e^{2 \operatorname{Re} z}`,
-    so :math:`|r(z)| \le \sqrt2\, r(\operatorname{Re} z)` and likewise for :math:`1 - r`; and
-    :math:`|d \log r / dt|, |d \log (1 - r) / dt| < 1`. Hence on the ellipse
-    :math:`|f| \le K \min_{\text{cluster}} f` with :math:`K = 2^{3/2} e^{3 (A + h)}`. The
-    n-point Gauss rule of a positive measure of mass :math:`\mu_0` is exact for polynomials of
-    degree :math:`2n - 1`, so its error is at most :math:`2 \mu_0 E_{2n-1}(f)` with the best
-    approximation error :math:`E_k \le 2 \max_{\text{ellipse}} |f|\, \varrho^{-k} / (\varrho - 1)`
-    (Trefethen, Approximation Theory and Approximation Practice, Thm 8.2), while the cluster's
-    exact sum is at least :math:`\mu_0 \min f`. The relative error of each cluster, and so of
-    the whole (positive) sum, is therefore at most
+    Each summand is :math:`f = r^a (1 - r)^b` with :math:`(a, b)` one of (1, 0), (0, 1),
+    (1, 1), (2, 0), (2, 1) (the five :class:`Sums`), so :math:`a + b \le 3` and
+    :math:`\max(a, b) \le 2`. As a function of :math:`t = \log\lambda` it is analytic in the
+    strip :math:`|\operatorname{Im} t| < \pi` (the poles of :math:`r = 1 / (1 + e^{u - t})` sit
+    at :math:`\operatorname{Im} t = \pm\pi`). For :math:`|\operatorname{Im} z| \le B < \pi`,
+    :math:`|1 + e^{x + iy}|^2 - \cos^2(y/2) (1 + e^x)^2 = \sin^2(y/2) (1 - e^x)^2 \ge 0`, so
+    :math:`|r(z)| \le r(\operatorname{Re} z) / \cos(B/2)` and likewise for :math:`1 - r`; and on the
+    real line :math:`d \log f / dt = a (1 - r) - b r` lies in :math:`[-b, a]`, so
+    :math:`f(s) / f(t) \le e^{2 |s - t|}`. On a cluster :math:`[c - h, c + h]` take the Bernstein
+    ellipse of imaginary semi-axis :math:`B`: real semi-axis :math:`A = \sqrt{B^2 + h^2}`,
+    :math:`\varrho = (B + A) / h`. In it :math:`|f| \le K \min_{\text{cluster}} f` with
+    :math:`K = \cos(B/2)^{-3} e^{2 (A + h)}`. The n-point Gauss rule of a positive measure of
+    mass :math:`\mu_0` is exact for polynomials of degree :math:`2n - 1`, so its error is at
+    most :math:`2 \mu_0 E_{2n-1}(f)` with the best approximation error
+    :math:`E_k \le 2 \max_{\text{ellipse}} |f|\, \varrho^{-k} / (\varrho - 1)` (Trefethen,
+    Approximation Theory and Approximation Practice, Thm 8.2), while the cluster's exact sum
+    is at least :math:`\mu_0 \min f`. The relative error of each cluster, and so of the whole
+    (positive) sum, is therefore at most
 
     .. math::
-        4 K \varrho^{-(2n - 1)} / (\varrho - 1),
+        \min_{0 < B < \pi} 4 K \varrho^{-(2n - 1)} / (\varrho - 1),
 
-    uniformly in :math:`u = \log\mu`. Rounding in the construction of the rule adds a few ulps.
+    uniformly in :math:`u = \log\mu` (every B gives a bound; the minimum is taken over a grid
+    of ``_BOUND_GRID`` values, near :math:`B = 0.9\pi` for the defaults). Rounding in the
+    construction of the rule adds a few ulps.
     """
-    B = 0.5 * math.pi
-    A = math.hypot(B, h)
-    rho = (B + A) / h
-    K = 2.0**1.5 * math.exp(3.0 * (A + h))
-    return 4.0 * K * rho ** (-(2 * n - 1)) / (rho - 1.0)
+
+    def at(B: float) -> float:
+        A = math.hypot(B, h)
+        rho = (B + A) / h
+        K = math.cos(0.5 * B) ** -3 * math.exp(2.0 * (A + h))
+        return 4.0 * K * rho ** (-(2 * n - 1)) / (rho - 1.0)
+
+    return min(at(math.pi * k / _BOUND_GRID) for k in range(1, _BOUND_GRID))
 
 
 def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int, segments) -> np.ndarray:
     """``sum_i w_i T_k(x_i)`` for k < count over each segment ``x[a:b]``: shape (segments, count).
 
+    ``segments`` are consecutive ranges ``(a, b)`` of ``x``, in order.
     Numpy sums, no BLAS: thread independent. Each segment is summed in fixed chunks of
     ``step`` points counted from its own start, each chunk reduced by numpy's pairwise sum and
     the chunks accumulated in order, so a segment's moments do not depend on the others
@@ -516,7 +532,8 @@ def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int, segments) -> np
             size += chunks[k1][2] - chunks[k1][1]
             k1 += 1
         batch = chunks[k0:k1]
-        idx = np.concatenate([np.arange(a, b) for _, a, b in batch])
+        # the chunks of a batch are consecutive in x
+        idx = slice(batch[0][1], batch[-1][2])
         xc = x[idx]
         x2 = 2.0 * xc
         T = np.empty((count, xc.size))

@@ -64,7 +64,7 @@ class Spectrum:
 
         Clusters of many eigenvalues within two e-folds are replaced by Gauss nodes of their
         own distribution (:func:`nslmodel._traces.compress_nodes`), which changes every
-        spectral sum by less than :func:`nslmodel._traces.compression_error_bound` (3e-17)
+        spectral sum by less than :func:`nslmodel._traces.compression_error_bound` (1.2e-18)
         relative plus rounding.
         """
         return self._nodes
@@ -118,7 +118,7 @@ class PowerLaw:
     -----
     For ``M <= 4 K0`` with ``K0 = 2000 (1 + alpha)`` every eigenvalue is summed, and for larger
     M the first K0; in both cases their dense end is compressed into Gauss nodes within
-    3e-17 relative (:meth:`nodes`). For larger M the sums over ``I > K0`` are replaced by the
+    1.2e-18 relative (:meth:`nodes`). For larger M the sums over ``I > K0`` are replaced by the
     Euler-Maclaurin (midpoint) form
 
     .. math::
@@ -180,8 +180,8 @@ class PowerLaw:
 
         The eigenvalues summed exactly (all of them, or the head) are compressed like those
         of a :class:`Spectrum` (:func:`nslmodel._traces.compress_nodes`: every spectral sum
-        changes by less than :func:`nslmodel._traces.compression_error_bound`, 3e-17
-        relative, plus rounding); the dense end of a power law then takes about 20 nodes per
+        changes by less than :func:`nslmodel._traces.compression_error_bound`, 1.2e-18
+        relative, plus rounding); the dense end of a power law then takes 16 nodes per
         two e-folds instead of thousands of eigenvalues, which makes its table that much
         cheaper to build.
         """

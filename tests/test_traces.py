@@ -102,7 +102,7 @@ def test_compressed_nodes_give_the_exact_sums(lam):
     u = np.linspace(np.log(lam.min()) - 25.0, np.log(lam.max()) + 25.0, 1201)
     exact = _exact_sums(u, lam, np.ones_like(lam))
     got = _exact_sums(u, lam_c, w_c)
-    # The compression error bound (compression_error_bound, 3e-17), plus rounding of both
+    # The compression error bound (compression_error_bound, 1.2e-18), plus rounding of both
     # sides: numpy's pairwise summation of M positive terms errs by at most ~log2(M) ulps
     # relative, and each summand by a few (say 4) ulps; twice that for the two sides.
     rtol = compression_error_bound() + 2 * (np.log2(lam.size) + 4) * np.finfo(float).eps
