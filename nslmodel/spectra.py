@@ -71,7 +71,9 @@ class Spectrum:
 
     @functools.cached_property
     def _nodes(self) -> tuple[np.ndarray, np.ndarray]:
-        lam = self.eigenvalues[self.eigenvalues > 0]
+        lam = self.eigenvalues
+        if self.rank < lam.size:  # a copy without the zeros only where there are zeros
+            lam = lam[lam > 0]
         lam_c, w_c = compress_nodes(lam, np.broadcast_to(1.0, lam.shape))
         lam_c.setflags(write=False)
         w_c.setflags(write=False)

@@ -76,6 +76,22 @@ def test_lazy_panels_are_built_at_and_beside_breakpoints():
     np.testing.assert_allclose(got, np.exp(direct_log_sums(u, lam, w)), rtol=TABLE_RTOL, atol=0)
 
 
+def test_panels_do_not_depend_on_which_blocks_were_built_together():
+    """Every block built in one query, or each on its own in a shuffled order: the same bits.
+
+    A query builds all the blocks it lacks with one direct summation (independent rows) and
+    an elementwise fit, so a panel's coefficients are those of building it alone.
+    """
+    lam = np.random.default_rng(8).lognormal(-3.0, 2.0, 3000)
+    together, alone = Spectrum(lam).table, Spectrum(lam).table
+    together.sums(0.5 * (together.breaks[:-1] + together.breaks[1:]))  # every panel, one call
+    assert together.built.all()
+    for k in np.random.default_rng(9).permutation(alone.n_panels):
+        alone.log_sums_point(float(alone.breaks[k]))
+    assert alone.built.all()
+    assert np.array_equal(together.coef.view(np.uint64), alone.coef.view(np.uint64))
+
+
 def _exact_sums(u, lam, w):
     """The five weighted sums by direct summation, not in logs (no log rounding enters)."""
     mu = np.exp(u)[:, None]
