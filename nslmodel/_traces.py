@@ -514,6 +514,7 @@ def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int, segments) -> np
     """``sum_i w_i T_k(x_i)`` for k < count over each segment ``x[a:b]``: shape (segments, count).
 
     ``segments`` are consecutive ranges ``(a, b)`` of ``x``, in order.
+
     Numpy sums, no BLAS: thread independent. Each segment is summed in fixed chunks of
     ``step`` points counted from its own start, each chunk reduced by numpy's pairwise sum and
     the chunks accumulated in order, so a segment's moments do not depend on the others
@@ -601,7 +602,7 @@ def _gauss_rules(moments: np.ndarray, n: int):
     out = [None] * rows
     # LAPACK's stevd, the driver scipy.linalg.eigh_tridiagonal chooses for all eigenpairs,
     # called directly: the same routine (same bits) without the wrapper's checks, which
-    # cost more than the 20 x 20 problem.
+    # cost more than the n x n problem.
     (stevd,) = get_lapack_funcs(("stevd",), (moments,))
     for r in np.flatnonzero(ok):
         nodes, vecs, info = stevd(alpha[:, r], np.sqrt(beta[1:, r]), compute_v=1)
