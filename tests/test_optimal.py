@@ -1,7 +1,9 @@
 r"""Tier 1: the optimal ridge (nslmodel.optimal; paper Eq. 128).
 
-Each property follows from the closed form (book/solution.md) without a reference value; the
-tolerance next to each assertion says where it comes from. Split from the former
+Each property follows from the closed form (book/solution.md) without a reference value (the
+curvature is compared with a second difference of the 40-digit reference loss, which float64
+cannot resolve at a flat optimum); the tolerance next to each assertion says where it comes
+from. Split from the former
 test_theory_properties.py, every assertion kept.
 """
 
