@@ -18,10 +18,13 @@ equation
 
 is strictly decreasing in u, bracketed by :math:`\rho = \gamma/(NT)` (where :math:`\delta = n`,
 :math:`h = D_1 > 0`) on the left, and solved by a vectorised Newton iteration safeguarded by
-bisection of the bracket. It starts at the ridgeless root :math:`D_1 = n` (where
-:math:`h = \delta > 0`) when n is below the rank of the spectrum, which puts it close to the root
-at small :math:`\gamma`. A point stops when its Newton step falls below ``STEP_TOL`` (relative
-to :math:`\max(1, |u|)`); when the residual is at rounding level; or, in the quadratic regime,
+bisection of the bracket. When n is below the rank of the spectrum it starts one Newton step
+right of the ridgeless root :math:`u_0` (:math:`D_1 = n`), a step that costs no table
+evaluation: there :math:`h = \delta(u_0) > 0` and :math:`h' = -(D_1 - D_2) - q/(2\delta + \Delta)`,
+with :math:`D_1 - D_2` as the ridgeless solve last evaluated it; at small :math:`\gamma` that
+start is within one quadratically convergent step of the root. A point stops when its Newton
+step falls below ``STEP_TOL`` (relative to :math:`\max(1, |u|)`); when the residual is at
+rounding level; or, in the quadratic regime,
 as soon as an accepted Newton step is below ``QUADRATIC_STEP``, since the error left after such
 a step is of the order of its square. This last test saves the final one or two iterations.
 A relative error :math:`\epsilon` in :math:`D_1` moves :math:`\rho` by only
@@ -90,12 +93,14 @@ class Solution:
     r"""Feature-space ridge :math:`\kappa = \rho (N - D_1)`, with :math:`\kappa (T - D_1) = \gamma`."""
 
 
-def _newton(residual, u, lo, hi, what: str):
+def _newton(residual, u, lo, hi, what: str, slope: bool = False):
     """Vectorised safeguarded Newton for decreasing residuals bracketed by ``lo < root < hi``.
 
-    ``residual(u, idx)`` returns ``(h, dh/du, noise)`` for the points ``idx``.
+    ``residual(u, idx)`` returns ``(h, dh/du, noise)`` for the points ``idx``. With ``slope``,
+    returns ``(root, dh/du)``, the derivative as last evaluated (within a step of the root).
     """
     out = u.copy()
+    last = np.empty(u.size) if slope else None
     # The iteration works on compacted copies of the active points (fewer gathers per step);
     # every operation is elementwise, so a point's iterates do not depend on the others.
     active = np.arange(u.size)
@@ -118,9 +123,13 @@ def _newton(residual, u, lo, hi, what: str):
         ua = np.where(quiet, ua, new)
         if done.all():
             out[active] = ua
-            return out
+            if slope:
+                last[active] = dh
+            return (out, last) if slope else out
         if done.any():
             out[active[done]] = ua[done]
+            if slope:
+                last[active[done]] = dh[done]
             keep = ~done
             active, ua, lo, hi = active[keep], ua[keep], lo[keep], hi[keep]
     out[active] = ua
@@ -140,29 +149,38 @@ def ridgeless_root(n: np.ndarray, table) -> np.ndarray:
     :meth:`~nslmodel._traces.SpectralTable.inverse_d1` (u interpolated against log D1 on a fixed
     grid, about 1e-5 off), from which two steps usually suffice.
     """
-    n = np.asarray(n, dtype=float)
+    return _ridgeless(np.asarray(n, dtype=float), table)[0]
+
+
+def _ridgeless(n: np.ndarray, table):
+    """:func:`ridgeless_root` and :math:`D_1 - D_2` as last evaluated (within a step of it)."""
     rank = table.rank
     # D1 <= trace / mu, so mu_hi = trace / n gives D1 <= n; and rank - D1 <= mu * sum(1/lam),
     # so mu_lo = (rank - n) / sum(1/lam) gives D1 >= n.
     hi = table.log_trace - np.log(n)
     lo = np.log(rank - n) - table.log_inv_trace
     use_f0 = n > 0.5 * rank  # compare the smaller of D1 and rank - D1 with its target
+    value = np.where(use_f0, rank - n, n)  # the target of log D1 or of log(rank - D1)
+    target = np.log(value)
+    sign = np.where(use_f0, -1.0, 1.0)
+    noise = RESIDUAL_ULPS * _EPS
 
     def residual(u, idx):
         ls = table.log_root_sums(u, use_f0[idx])  # log D1 or log(rank - D1), log(D1 - D2)
         lf, l12 = ls[:, 0], ls[:, 1]
-        f1 = np.where(use_f0[idx], -(lf - np.log(rank - n[idx])), lf - np.log(n[idx]))
         # d log D1 / du = -(D1 - D2) / D1 and d log (rank - D1) / du = (D1 - D2) / (rank - D1).
-        d = -np.exp(l12 - lf)
-        return f1, d, np.full(u.shape, RESIDUAL_ULPS * _EPS)
+        return sign[idx] * (lf - target[idx]), -np.exp(l12 - lf), np.full(u.shape, noise)
 
     start = np.minimum(np.maximum(table.inverse_d1(n, use_f0), lo - 0.5), hi + 0.5)
-    return _newton(residual, start, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
+    u, d = _newton(residual, start, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)", slope=True)
+    # the slope is -(D1 - D2) / f with f (D1 or rank - D1) at its target value, to a step
+    return u, -d * value
 
 
-def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
+def _delta(logq: np.ndarray, Delta: np.ndarray, q: np.ndarray | None = None) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
-        q = np.exp(logq)
+        if q is None:
+            q = np.exp(logq)
         d = 2.0 * q / (Delta + np.sqrt(Delta * Delta + 4.0 * q))
     bad = ~np.isfinite(d)
     if np.any(bad):
@@ -173,6 +191,19 @@ def _delta(logq: np.ndarray, Delta: np.ndarray) -> np.ndarray:
             r = np.broadcast_to(Delta, d.shape)[bad] / s
             d[bad] = np.where(s > 0, 2.0 * s / (r + np.sqrt(r * r + 4.0)), 0.0)
     return d
+
+
+def _ridgeless_step(logq, Delta, f12):
+    """The Newton step of h from the ridgeless root u0, where D1 = n, so h = delta(u0) and
+    dh/du = -(D1 - D2) - q / (2 delta + Delta) (``f12`` = D1 - D2 there); 0 if not finite.
+
+    Positive: h(u0) > 0 and h decreases. It saves the first evaluation of the table.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        q = np.exp(logq)
+        d = _delta(logq, Delta, q)
+        step = d / (f12 + q / (2.0 * d + Delta))
+    return np.where(np.isfinite(step), step, 0.0)
 
 
 def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
@@ -193,8 +224,11 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
     hi = np.maximum(log_trace + np.log(2.0 / n), log_gs - np.log(n * n / 16.0)) + 1.0
     use_f0 = n > 0.5 * rank
     if np.any(below):
-        # The root lies right of the ridgeless root, where h = delta > 0: start there.
-        start[below] = np.maximum(start[below], ridgeless_root(n[below], table))
+        # The root lies right of the ridgeless root u0, where h = delta > 0: start there, with
+        # the Newton step that D1(u0) = n and the slope of the ridgeless solve give for free.
+        u0, f12 = _ridgeless(n[below], table)
+        step = _ridgeless_step(log_gs[below] - u0, Delta[below], f12)
+        start[below] = np.where(u0 > start[below], np.minimum(u0 + step, hi[below]), start[below])
 
     # Per point, D1 - n = sign (f - target) with f = D1, target n, sign 1, or f = rank - D1,
     # target rank - n, sign -1 (exact: negation commutes with rounding); |target| + f is the
@@ -208,12 +242,14 @@ def solve_flat(N, T, gamma, table, M: int, sigma_u: float):
         f, f12 = s[:, 0], s[:, 1]  # rank - D1 where use_f0, else D1; D1 - D2
         logq = log_gs[idx] - u
         Di = Delta[idx]
-        d = _delta(logq, Di)
+        with np.errstate(over="ignore"):  # far iterates: q = inf is a bound
+            q = np.exp(logq)
+        d = _delta(logq, Di, q)
         h = sign[idx] * (f - target[idx]) + d
         den = 2.0 * d + Di
-        with np.errstate(over="ignore", invalid="ignore"):  # far iterates: q = inf is a bound
+        with np.errstate(over="ignore", invalid="ignore"):
             # d(delta)/du = -q / (2 delta + Delta); both underflow together only where it is 0.
-            dh = -f12 - np.divide(np.exp(logq), den, out=np.zeros_like(den), where=den > 0)
+            dh = -f12 - np.divide(q, den, out=np.zeros_like(den), where=den > 0)
         noise = RESIDUAL_ULPS * _EPS * ((size[idx] + f) + d)
         return h, dh, noise
 
@@ -266,7 +302,7 @@ def _log(x: float) -> float:
     return float(np.log(x))
 
 
-def _newton_point(residual, u: float, lo: float, hi: float, what: str) -> float:
+def _newton_point(residual, u: float, lo: float, hi: float, what: str, slope: bool = False):
     """:func:`_newton` for one point in Python floats, with the same operations in the same order."""
     for _ in range(MAX_ITER):
         h, dh, noise = residual(u)
@@ -287,19 +323,20 @@ def _newton_point(residual, u: float, lo: float, hi: float, what: str) -> float:
         if not quiet:
             u = new
         if done:
-            return u
+            return (u, dh) if slope else u
     raise ConvergenceError(f"{what}: Newton iteration did not converge for 1 of 1 points "
                            f"after {MAX_ITER} iterations; please report the inputs",
                            count=1, u=np.array([u]))
 
 
-def _ridgeless_root_point(n: float, table) -> float:
-    """:func:`ridgeless_root` for one point (same bits)."""
+def _ridgeless_point(n: float, table):
+    """:func:`_ridgeless` for one point (same bits)."""
     rank = table.rank
     hi = table.log_trace - _log(n)
     lo = _log(rank - n) - table.log_inv_trace
     use_f0 = n > 0.5 * rank
-    target = _log(rank - n) if use_f0 else _log(n)
+    value = rank - n if use_f0 else n
+    target = _log(value)
     noise = RESIDUAL_ULPS * _EPS
 
     cols = (1, 2) if use_f0 else (0, 2)  # rank - D1 or D1, and D1 - D2
@@ -311,7 +348,20 @@ def _ridgeless_root_point(n: float, table) -> float:
         return f - target, -_exp(f12 - f), noise
 
     start = min(max(table.inverse_d1_point(n, use_f0), lo - 0.5), hi + 0.5)
-    return _newton_point(residual, start, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)")
+    u, d = _newton_point(residual, start, lo - 1.0, hi + 1.0, "ridgeless root D1 = min(N, T)",
+                         slope=True)
+    return u, -d * value
+
+
+def _ridgeless_step_point(logq: float, Delta: float, f12: float) -> float:
+    """:func:`_ridgeless_step` for one point (same bits; a zero divisor gives inf or nan there)."""
+    q = _exp_quiet(logq)
+    d = _delta_point(logq, Delta, q)
+    den = 2.0 * d + Delta
+    dd = q / den if den != 0 else (math.inf if q > 0 else math.nan)
+    den = f12 + dd
+    step = d / den if den != 0 else (math.inf if d > 0 else math.nan)
+    return step if math.isfinite(step) else 0.0
 
 
 # Below this log, numpy's exp cannot overflow (log of the largest float64 is 709.78), so the
@@ -348,7 +398,9 @@ def _solve_point(N: float, T: float, gamma: float, table, M: int, sigma_u: float
     hi = max(table.log_trace + _log(2.0 / n), log_gs - _log(n * n / 16.0)) + 1.0
     use_f0 = n > 0.5 * rank
     if n < rank:
-        start = max(start, _ridgeless_root_point(n, table))
+        u0, f12 = _ridgeless_point(n, table)
+        if u0 > start:
+            start = min(u0 + _ridgeless_step_point(log_gs - u0, Delta, f12), hi)
     ulps = RESIDUAL_ULPS * _EPS
 
     cols = (1, 2) if use_f0 else (0, 2)  # rank - D1 or D1, and D1 - D2
