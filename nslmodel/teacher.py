@@ -395,7 +395,7 @@ def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.
 
     Parameters as in :func:`teacher_loss_terms`, without gamma. The noise part is the isotropic
     one of :func:`nslmodel.ridgeless_loss` (it does not depend on the teacher). Returns ``inf``
-    at N = T below the rank of the spectrum.
+    at N = T below the rank R of the spectrum and, with label noise, at T = R when N >= R.
     """
     from .ridgeless import ridgeless_loss
 
@@ -412,7 +412,9 @@ def teacher_ridgeless_loss(N, T, spectrum, teacher, *, sigma_u=1.0, sigma_eps=0.
     if sigma_eps > 0:
         noi = np.ravel(ridgeless_loss(N, T, spec, sigma_u=sigma_u, sigma_w=0.0, sigma_eps=sigma_eps, C=C))
     total = sig + noi
-    divergent = np.ravel(N == T) & np.isinf(sig)  # the documented double-descent pole
+    # the documented poles: double descent at N = T; with label noise also T = R <= N, where
+    # the isotropic noise part (which has checked its own range) is inf
+    divergent = (np.ravel(N == T) & np.isinf(sig)) | np.isinf(noi)
     if np.any(~np.isfinite(total) & ~divergent):
         raise ValueError(
             "the ridgeless loss overflows float64 (> 1.8e+308); it scales as the teacher power "

@@ -149,6 +149,22 @@ def test_ridgeless_limit_against_40_digit_reference(N, T, delta):
     assert_rel_close(got, want, RTOL_ROUNDING, "ridgeless")
 
 
+def test_label_noise_pole_at_t_equal_to_rank():
+    # With label noise the ridgeless noise diverges at T = R <= N (isotropic ridgeless_loss
+    # returns inf there); the teacher's limit does too, and its optimum (gamma* > 0) is the
+    # isotropic one for the isotropic teacher, to rounding as in the test above.
+    spec = PowerLaw(200, 1.0)
+    beta2 = isotropic_power(spec, sigma_w=1.3)
+    N, T = np.array([200.0, 250.0, 400.0]), np.full(3, 200.0)
+    assert np.all(np.isinf(nslmodel.ridgeless_loss(N, T, spec, sigma_w=1.3, sigma_eps=0.1)))
+    assert np.all(np.isinf(teacher_ridgeless_loss(N, T, spec, beta2, sigma_eps=0.1)))
+    opt = teacher_optimal_ridge(N, T, spec, beta2, sigma_eps=0.1)
+    opt_iso = nslmodel.optimal_ridge(N, T, spec, sigma_w=1.3, sigma_eps=0.1)
+    assert np.all(opt.gamma > 0) and np.all(np.isfinite(opt.loss))
+    for field in ("gamma", "loss"):
+        assert_rel_close(getattr(opt, field), getattr(opt_iso, field), RTOL_ROUNDING, field)
+
+
 def test_optimal_ridge_is_a_minimum_of_the_teacher_loss():
     spec = PowerLaw(60, 1.0)
     beta2 = source_power(spec, 1.0)
