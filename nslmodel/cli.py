@@ -22,7 +22,9 @@ as ``repr`` round-trips it):
   (``nslmodel.optimal.LOSS_EXCESS``) of L*, to ``BAND_DIGITS`` significant digits.
 - ``simulate``: ``mean +- sem``, the standard error to ``SEM_DIGITS`` significant digits and the
   mean rounded at the same decimal place.
-- ``loss`` and ``ridgeless`` print the value as ``repr`` (round-trip) digits.
+- ``loss`` and ``ridgeless``: the loss to ``LOSS_DIGITS`` significant digits, as L* (accurate
+  to about 1e-14 relative against 40-digit references, below one unit of the last digit); the
+  digits beyond would depend on the machine's exp and log in their last bits.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from . import __version__
 
 __all__ = ["main"]
 
-# Significant digits of the text output (see the module docstring). gamma* and L* are accurate
-# to 1e-10 and 1e-13 relative (tests/test_theory_reference.py, GAMMA_STAR_RTOL and
+# Significant digits of the text output (see the module docstring). gamma* and L* (and any
+# loss) are accurate to 1e-10 and 1e-13 relative (tests/test_theory_reference.py, GAMMA_STAR_RTOL and
 # LOSS_STAR_RTOL; measured <= 6e-14 and 6e-15): with d digits one unit of the last digit is at
 # least 10**-d of the value, so the error stays below one unit.
 GAMMA_DIGITS = 10
@@ -218,7 +220,7 @@ def _result_text(r: dict, command: str, pm: str) -> str:
         band = f"{_significant(r.pop('gamma_lo'), BAND_DIGITS)}..{_significant(r.pop('gamma_hi'), BAND_DIGITS)}"
         return (f"gamma*={_significant(r.pop('gamma'), GAMMA_DIGITS)} "
                 f"loss={_significant(r.pop('loss'), LOSS_DIGITS)} gamma_{LOSS_EXCESS:.0%}={band}")
-    return repr(r.pop("loss"))
+    return _significant(r.pop("loss"), LOSS_DIGITS)
 
 
 def _text(rows: list[dict], command: str, pm: str = "\u00b1") -> str:
