@@ -38,32 +38,8 @@ _EXPORTS = {
 _MODULES = ("analysis", "data", "finite_size", "loss", "optimal", "ridgeless", "scaling", "simulate",
             "solver", "spectra", "teacher")
 
-__all__ = [
-    "PowerLaw",
-    "Spectrum",
-    "expected_loss",
-    "expected_loss_terms",
-    "LossTerms",
-    "loss_curve",
-    "LossCurve",
-    "ridgeless_loss",
-    "optimal_ridge",
-    "OptimalRidge",
-    "solve",
-    "Solution",
-    "ConvergenceError",
-    "simulate_loss",
-    "simulate_sweep",
-    "SimulationResult",
-    "SweepResult",
-    "MemoryLimitError",
-    "scaling",
-    "teacher",
-    "data",
-    "finite_size",
-    "analysis",
-]
-
+#: The public names: the exports above and the modules a user works with directly.
+__all__ = [*_EXPORTS, "analysis", "data", "finite_size", "scaling", "teacher"]
 
 def __getattr__(name):
     if name in _EXPORTS:
