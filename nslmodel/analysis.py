@@ -118,6 +118,11 @@ class Comparison:
         return int(self.z.size)
 
     @property
+    def scaled_sem(self) -> np.ndarray:
+        r"""The standard error of ``scaled_rel``: ``sem / theory * min(N, T)``."""
+        return self.sem / self.theory * np.minimum(self.N, self.T)
+
+    @property
     def frac_beyond(self) -> float:
         """Fraction of points more than OUTLIER_Z standard errors from the theory."""
         return float(np.mean(np.abs(self.z) > OUTLIER_Z))

@@ -51,6 +51,8 @@ def test_compare_z_rel_and_counts_from_known_offsets():
     # rel and scaled_rel are the same offsets over th, in another order of operations.
     np.testing.assert_allclose(cmp.rel, 0.01 * z_wanted, rtol=RTOL_ROUNDING)
     np.testing.assert_allclose(cmp.scaled_rel, 0.01 * z_wanted * np.minimum(N, T), rtol=RTOL_ROUNDING)
+    # sem = 0.01 th exactly as built; its scaled form is a product and a quotient of it (ulps).
+    np.testing.assert_allclose(cmp.scaled_sem, 0.01 * np.minimum(N, T), rtol=RTOL_ROUNDING)
     assert cmp.n_points == 4 and cmp.n_above == 2
     assert cmp.frac_beyond == 0.5  # |4| and |-3.5| exceed 3
     assert cmp.shared_draws
