@@ -26,7 +26,8 @@ start is within one quadratically convergent step of the root. A point stops whe
 step falls below ``STEP_TOL`` (relative to :math:`\max(1, |u|)`); when the residual is at
 rounding level; or, in the quadratic regime,
 as soon as an accepted Newton step is below ``QUADRATIC_STEP``, since the error left after such
-a step is of the order of its square. This last test saves the final one or two iterations.
+a step is below its square (the curvature bound at ``QUADRATIC_STEP``). This last test saves the
+final one or two iterations.
 A relative error :math:`\epsilon` in :math:`D_1` moves :math:`\rho` by only
 :math:`\epsilon n / (D_1 - D_2)` relative, and :math:`\delta` follows from :math:`\rho` without
 cancellation, so the loss keeps full precision even at :math:`\gamma = 10^{-30}` and
@@ -52,9 +53,13 @@ MAX_ITER = 1000
 # Newton has converged once the step in u = log(mu) is below this relative size (about 45
 # ulps: u itself is only known to a few ulps because the spectral sums carry ~1e-14 error).
 STEP_TOL = 1e-14
-# In the quadratic regime the error after a Newton step is ~ |h''/(2h')| step^2, and
-# |h''/h'| = O(1) in u (every term of h varies on the scale of one e-fold), so a Newton step
-# below this size leaves an error far below STEP_TOL and ends the iteration.
+# In the quadratic regime the error after a Newton step s is about |h''/(2h')| s^2, and
+# |h''| <= |h'| for both residuals here: h' = -(D1 - D2) + delta' and
+# h'' = -(2(D2 - D3) - (D1 - D2)) + delta'' with |2(D2 - D3) - (D1 - D2)| <= D1 - D2 (termwise,
+# |2r - 1| <= 1) and 0 < delta'' <= -delta' (from delta(delta + Delta) = q ~ e^-u); for
+# log D1 - log n, |h''| <= |h'| (1 + |h'|) with |h'| = (D1 - D2) / D1 <= 1 (likewise for
+# rank - D1). A step below this size therefore leaves an error below s^2 = 1e-18, far below
+# STEP_TOL, and ends the iteration.
 QUADRATIC_STEP = 1e-9
 # The residual h is a difference of O(n) terms; below this many ulps of their size it is noise.
 RESIDUAL_ULPS = 64
