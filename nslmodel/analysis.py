@@ -144,17 +144,20 @@ class Comparison:
         )
 
 
-def compare(sim, spectrum, *, shared_draws=True) -> Comparison:
+def compare(sim, spectrum, *, shared_draws=True, teacher=None) -> Comparison:
     """Compare a :class:`nslmodel.SweepResult` (or SimulationResult) with the theory at its points.
 
-    The theory uses the scales stored in ``sim`` (sigma_u, sigma_w, sigma_eps, C).
-    ``shared_draws`` records whether the points came from one sweep (nested draws, the
-    default of :func:`nslmodel.simulate_sweep`) or from independent seeds.
+    The theory uses the scales stored in ``sim`` (sigma_u, sigma_w, sigma_eps, C) and, for a
+    simulation with a fixed teacher, its power ``teacher`` (beta_I^2, as in
+    :func:`nslmodel.expected_loss`). ``shared_draws`` records whether the points came from one
+    sweep (nested draws, the default of :func:`nslmodel.simulate_sweep`) or from independent
+    seeds.
     """
     N, T, g = (np.asarray(v, dtype=float) for v in (sim.N, sim.T, sim.gamma))
     mean, sem = np.asarray(sim.mean, float), np.asarray(sim.sem, float)
+    given = {} if teacher is None else {"teacher": teacher}
     th = np.asarray(theory_loss(N, T, g, spectrum, sigma_u=sim.sigma_u, sigma_w=sim.sigma_w,
-                                sigma_eps=sim.sigma_eps, C=sim.C))
+                                sigma_eps=sim.sigma_eps, C=sim.C, **given))
     rel = mean / th - 1
     return Comparison(N=N, T=T, gamma=g, mean=mean, sem=sem, theory=th, z=(mean - th) / sem, rel=rel,
                       scaled_rel=rel * np.minimum(N, T), trials=int(sim.trials),

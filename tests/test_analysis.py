@@ -40,6 +40,21 @@ def _fake_sweep(mean, sem, N, T, gamma, trials=10):
                            gamma=np.asarray(gamma), trials=trials, sigma_u=1.0, sigma_w=1.0, sigma_eps=0.0, C=1)
 
 
+def test_compare_with_a_teacher_uses_its_theory():
+    # The isotropic teacher power is the isotropic theory (tests/test_teacher.py, to rounding);
+    # a non-isotropic one gives teacher_loss / teacher_ridgeless_loss at the same points.
+    N, T, g = np.array([20.0, 40.0, 80.0]), 100.0, np.array([1e-3, 1e-3, 0.0])
+    th = analysis.theory_loss(N, T, g, SPEC)
+    sweep = _fake_sweep(th, 0.01 * th, N, T, g)
+    iso = analysis.compare(sweep, SPEC, teacher=nslmodel.teacher.isotropic_power(SPEC))
+    assert_rel_close(iso.theory, th, RTOL_ROUNDING, "isotropic teacher")
+    beta2 = nslmodel.teacher.source_power(SPEC, 1.0)
+    got = analysis.compare(sweep, SPEC, teacher=beta2).theory
+    want = np.r_[nslmodel.teacher.teacher_loss(N[:2], T, g[:2], SPEC, beta2),
+                 nslmodel.teacher.teacher_ridgeless_loss(N[2], T, SPEC, beta2)]
+    np.testing.assert_array_equal(got, want)  # the same functions at the same points
+
+
 def test_compare_z_rel_and_counts_from_known_offsets():
     N, T, g = np.array([20, 40, 80, 160]), 100, np.array([1e-3, 1e-3, 1e-3, 0.0])
     th = analysis.theory_loss(N, T, g, SPEC)
