@@ -1,11 +1,13 @@
-"""Vectorised bracketed root refinement shared by the optimal-ridge solvers.
+r"""Vectorised bracketed root refinement shared by the optimal-ridge solvers.
 
 :func:`lowest_stationary_point` brackets the lowest minimum along ``u`` by a sign scan of
 the slope and refines it; :func:`flat_interval` finds the ridges where the loss exceeds its
 minimum by a given fraction; :func:`illinois` refines many brackets at once by the Illinois
-(safeguarded regula falsi) iteration; :func:`newton_log` refines a positive root in the logarithm of the unknown by a few
-Newton steps with central differences. They serve :mod:`nslmodel.optimal` and
-:mod:`nslmodel.teacher`, which locate the optimal ridge from the stationarity condition.
+(safeguarded regula falsi) iteration; :func:`newton_log` refines a positive root in the
+logarithm of the unknown by a few Newton steps with central differences, and
+:func:`polish_gaps` applies it to the small gap :math:`\min(N, T) - D_1` at a minimum. They
+serve :mod:`nslmodel.optimal` and :mod:`nslmodel.teacher`, which locate the optimal ridge from
+the stationarity condition.
 """
 
 from __future__ import annotations
@@ -63,6 +65,24 @@ def newton_log(f, p, *, steps, step, max_change):
             new = lp - f(lp) / d
         lp = np.where(np.isfinite(new) & (np.abs(new - lp) < max_change), new, lp)
     return np.exp(lp)
+
+
+def polish_gaps(slope_of, N, T, dN, dT, *, steps, step, max_change):
+    r"""``N - D1, T - D1`` at a stationary point, refined from the stationarity condition itself.
+
+    Of the two gaps only :math:`p = \min(N, T) - D_1` is solved for; the other is
+    :math:`p + |N - T|`. ``slope_of(N - D1, T - D1)`` is the slope of the loss with every other
+    sum held fixed; :func:`newton_log` refines p in ``log p`` from the given gaps.
+    """
+    Delta = np.abs(N - T)
+    n_le_t = N <= T
+
+    def split(p):
+        return np.where(n_le_t, p, p + Delta), np.where(n_le_t, p + Delta, p)
+
+    p = newton_log(lambda lp: slope_of(*split(np.exp(lp))), np.where(n_le_t, dN, dT),
+                   steps=steps, step=step, max_change=max_change)
+    return split(p)
 
 
 def lowest_stationary_point(left, right, evaluate, start_slope, slope, *, scan_points, near_points):

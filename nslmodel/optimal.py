@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate
-from ._roots import flat_interval, lowest_stationary_point, newton_log
+from ._roots import flat_interval, lowest_stationary_point, polish_gaps
 from ._traces import EDGE, log_mu_per_rho
 from .loss import check_range, gaps, log_slope, scales, terms_flat
 from .ridgeless import ridgeless_terms
@@ -116,7 +116,7 @@ class _Branch:
         _, _, log_rho, dN, dT, _ = self.eval(u, idx)
         return np.exp(log_rho) * dN * dT
 
-    def stationary_gaps(self, u, idx, log_rho, dN, dT, s):
+    def stationary_gaps(self, idx, log_rho, dN, dT, s):
         r"""``N - D1, T - D1`` at the minimum, from the stationarity condition itself.
 
         Near the start of the branch :math:`p = \min(N, T) - D_1` is tiny and varies fast
@@ -127,20 +127,14 @@ class _Branch:
         by GAP_NEWTON Newton steps in log p from the table's value.
         """
         N, T = self.N[idx], self.T[idx]
-        Delta = np.abs(N - T)
-        n_le_t = N <= T
-        p = np.where(n_le_t, dN, dT)
 
-        def slope(lp):
-            pp = np.exp(lp)
-            a, b = np.where(n_le_t, pp, pp + Delta), np.where(n_le_t, pp + Delta, pp)
+        def slope(a, b):
             sig, noi = terms_flat(N, T, log_rho, a, b, s, **self.kw)
             return log_slope(a, b, s, sig, noi)
 
-        # Keep the table's value where the correction is not a small one (it is a refinement
-        # of the last digits, never a jump).
-        p = newton_log(slope, p, steps=GAP_NEWTON, step=GAP_STEP, max_change=GAP_MAX_CHANGE)
-        return np.where(n_le_t, p, p + Delta), np.where(n_le_t, p + Delta, p)
+        # The table's value is kept where the correction is not a small one (it is a
+        # refinement of the last digits, never a jump): GAP_MAX_CHANGE.
+        return polish_gaps(slope, N, T, dN, dT, steps=GAP_NEWTON, step=GAP_STEP, max_change=GAP_MAX_CHANGE)
 
 
 @_validate.validated(
@@ -203,7 +197,7 @@ def _optimal_flat(N, T, spec, kw):
     loss, _, log_rho, dN, dT, s = br.eval(u_star, every)
     if np.any(found):
         f = np.flatnonzero(found)
-        dN[f], dT[f] = br.stationary_gaps(u_star[f], f, log_rho[f], dN[f], dT[f], s.take(f))
+        dN[f], dT[f] = br.stationary_gaps(f, log_rho[f], dN[f], dT[f], s.take(f))
     with np.errstate(over="ignore", under="ignore"):  # out of range: refused below
         rho = np.exp(log_rho)
         gamma = rho * dN * dT

@@ -95,7 +95,7 @@ import scipy.optimize
 
 from . import _validate as _v
 from ._validate import shape_out as _shape_out
-from ._roots import flat_interval, lowest_stationary_point, newton_log
+from ._roots import flat_interval, lowest_stationary_point, polish_gaps
 from ._traces import Sums
 from .loss import LossTerms, gaps, log_slope, noise_loss
 from .optimal import (
@@ -507,17 +507,8 @@ class _Branch:
         is solved for p alone with them held fixed (as :mod:`nslmodel.optimal` does).
         """
         N, T = self.N[idx], self.T[idx]
-        Delta = np.abs(N - T)
-        n_le_t = N <= T
-
-        def slope(lp):
-            pp = np.exp(lp)
-            a, b = np.where(n_le_t, pp, pp + Delta), np.where(n_le_t, pp + Delta, pp)
-            return self.terms(T, a, b, sums, w)[1]
-
-        p = newton_log(slope, np.where(n_le_t, dN, dT), steps=GAP_NEWTON, step=GAP_STEP,
-                       max_change=GAP_MAX_CHANGE)
-        return np.where(n_le_t, p, p + Delta), np.where(n_le_t, p + Delta, p)
+        return polish_gaps(lambda a, b: self.terms(T, a, b, sums, w)[1], N, T, dN, dT,
+                           steps=GAP_NEWTON, step=GAP_STEP, max_change=GAP_MAX_CHANGE)
 
 
 def _optimum(N, T, s, beta2, sigma_eps, C, L0):
