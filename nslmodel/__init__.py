@@ -41,6 +41,7 @@ _MODULES = ("analysis", "data", "finite_size", "loss", "optimal", "ridgeless", "
 #: The public names: the exports above and the modules a user works with directly.
 __all__ = [*_EXPORTS, "analysis", "data", "finite_size", "scaling", "teacher"]
 
+
 def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
