@@ -137,12 +137,19 @@ def isolate_kernels(epoch: int | None, scratch: Path) -> None:
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in paths if p)
 
 
+def say(line: str) -> None:
+    """Print one line in a single write: notebooks run side by side share stdout, and print()
+    writes the text and its newline separately, so two workers' lines could merge."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def execute(task: tuple):
     """Run (src, params, scratch, timeout, tag, shown) with papermill: (executed, seconds).
     A failure names its cell (1-based, in `src`) and the cell's first line."""
     src, params, scratch, timeout, tag, shown = task
     logging.getLogger("papermill").setLevel(logging.CRITICAL)  # the error below says it all
-    print(f"{tag} ({shown}) ...", flush=True)
+    say(f"{tag} ({shown}) ...")
     # nbclient reports each cell as it starts (papermill marks every cell "completed")
     started, out, t0 = [], scratch / src.name, time.perf_counter()
     try:
@@ -166,7 +173,7 @@ def execute(task: tuple):
         raise BuildError(f"notebook {src.name} failed {where}: {what} (partly executed "
                          f"notebook: {out})") from None
     out.unlink()
-    print(f"{tag} done in {(seconds := round(time.perf_counter() - t0, 1)):.1f} s", flush=True)
+    say(f"{tag} done in {(seconds := round(time.perf_counter() - t0, 1)):.1f} s")
     return executed, seconds
 
 
