@@ -513,6 +513,21 @@ def finite_or_nan(x):
     return np.where(np.isfinite(x), x, np.nan)
 
 
+def _sci(x: float, digits: int):
+    """``(plain, mantissa, exponent)`` of ``x`` rounded to ``digits`` significant digits: the
+    fixed-point text (plain) for 0 and for numbers that round to 0.01 up to 1000, else None and
+    the mantissa text ('' or '-' for a mantissa of exactly 1 or -1) and the exponent."""
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    rounded, e = float(f"{mantissa}e{exponent}"), int(exponent)
+    if rounded == 0:
+        return "0", None, 0
+    if -2 <= e < 3:
+        text = f"{rounded:.{max(digits - 1 - e, 0)}f}"
+        return (text.rstrip("0").rstrip(".") if "." in text else text), None, 0
+    m = float(mantissa)
+    return None, ("-" if m == -1 else "" if m == 1 else mantissa), e
+
+
 @_validate.validated(x=_validate.Real(scalar=True), digits=_POSITIVE_INT)
 def latex_sci(x, digits=2) -> str:
     r"""``x`` in LaTeX scientific notation with ``digits`` significant digits.
@@ -522,20 +537,29 @@ def latex_sci(x, digits=2) -> str:
     fixed point without trailing zeros (``latex_sci(400)`` is ``'400'``, ``latex_sci(9.99)`` is
     ``'10'``); the choice is made after rounding, so ``latex_sci(999.7)`` is ``'10^{3}'``.
     """
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    rounded, e = float(f"{mantissa}e{exponent}"), int(exponent)
-    if rounded == 0:
-        return "0"
-    if -2 <= e < 3:
-        text = f"{rounded:.{max(digits - 1 - e, 0)}f}"
-        return text.rstrip("0").rstrip(".") if "." in text else text
+    plain, mantissa, e = _sci(x, digits)
+    if plain is not None:
+        return plain
     power = f"10^{{{e}}}"
-    m = float(mantissa)
-    if m == 1:
-        return power
-    if m == -1:
-        return "-" + power
-    return rf"{mantissa} \times {power}"
+    return mantissa + power if mantissa in ("", "-") else rf"{mantissa} \times {power}"
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+@_validate.validated(x=_validate.Real(scalar=True), digits=_POSITIVE_INT)
+def text_sci(x, digits=2) -> str:
+    """``x`` as plain text for prose, by the rules of :func:`latex_sci`, with Unicode signs.
+
+    ``text_sci(1.35e-4)`` is ``'1.4 × 10⁻⁴'``, ``text_sci(4e-15, 1)`` is
+    ``'4 × 10⁻¹⁵'``, ``text_sci(1e-7)`` is ``'10⁻⁷'`` and ``text_sci(400)`` is
+    ``'400'``; a negative sign is the minus sign U+2212.
+    """
+    plain, mantissa, e = _sci(x, digits)
+    if plain is None:
+        power = "10" + str(e).translate(_SUPERSCRIPTS)
+        plain = mantissa + power if mantissa in ("", "-") else f"{mantissa} × {power}"
+    return plain.replace("-", "−", 1) if plain.startswith("-") else plain
 
 
 def glue_values(glue, **values) -> None:

@@ -254,6 +254,25 @@ def test_latex_sci(x, digits, text):
     assert analysis.latex_sci(x, digits) == text
 
 
+@pytest.mark.parametrize("x, digits", [(1.35e-4, 2), (4e-15, 1), (1e-7, 2), (400, 2), (-2.5e-6, 2), (-1e-9, 1), (0.0, 2),
+                                       (999.7, 2), (2.47e-6, 3), (1e5, 1), (9.99, 2), (-0.5, 2)])
+def test_text_sci_is_latex_sci_in_unicode(x, digits):
+    """The prose form is the LaTeX one written in Unicode: same digits, a times sign, superscripts."""
+    import re
+
+    sup = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    text = analysis.text_sci(x, digits)
+    assert "e" not in text and "-" not in text and "^" not in text
+    back = re.sub("10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^{" + m.group(1).translate(sup) + "}",
+                  text.replace("−", "-").replace(" × ", r" \times "))
+    assert back == analysis.latex_sci(x, digits)
+
+
+def test_text_sci_examples():
+    assert [analysis.text_sci(x, d) for x, d in ((1.35e-4, 2), (4e-15, 1), (-1e-9, 1), (1234.5, 3))] == [
+        "1.4 × 10⁻⁴", "4 × 10⁻¹⁵", "−10⁻⁹", "1.23 × 10³"]
+
+
 def test_latex_sci_rejects_non_finite_and_finite_or_nan():
     with pytest.raises(ValueError, match="finite"):
         analysis.latex_sci(float("inf"))
