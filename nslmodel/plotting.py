@@ -40,6 +40,7 @@ __all__ = [
     "loglog_axes",
     "save_figure",
     "sparse_log_labels",
+    "spread_ties",
     "stable_metadata",
     "style",
     "use_style",
@@ -176,6 +177,25 @@ def errorbar_points(ax, x, mean, sem, **kwargs):
         opts["fmt"] = "o"
     opts.update(kwargs)
     return ax.errorbar(x, mean, yerr=sem, **opts)
+
+def spread_ties(x, factor: float = 1.04) -> np.ndarray:
+    """Positions at which points of equal ``x`` are drawn apart, so that none hides another.
+
+    ``x`` has shape (series, points); in each column, the k-th of the m series sharing one value
+    (in series order) is drawn at ``x * factor**(k - (m - 1) / 2)``, a shift symmetric about the
+    true position (on a log axis, the same distance everywhere); values seen once stay put.
+    Captions should say so.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D (series, points); got shape {x.shape}")
+    if not (math.isfinite(factor) and factor > 0):
+        raise ValueError(f"factor={factor!r} is not allowed: must be finite and > 0")
+    same = x[:, None, :] == x[None, :, :]  # (series, series, points)
+    rank = np.sum(np.tril(np.ones(same.shape[:2], dtype=bool), -1)[:, :, None] & same, axis=1)
+    count = np.sum(same, axis=1)
+    return x * factor ** (rank - 0.5 * (count - 1))
+
 
 # Minor-tick labels of a log axis are chosen rung by rung, sparsest coefficients first; the
 # choice stops after the first rung that brings the axis to _MIN_LABELS labels, decades included.

@@ -151,3 +151,17 @@ def test_sparse_log_labels_rejects_bad_axis_and_skips_linear_axes():
     assert isinstance(ax.xaxis.get_minor_formatter(), plotting.SparseLogFormatter)
     assert ax.yaxis.get_minor_formatter() is before  # linear: left alone
     plt.close(fig)
+
+
+def test_spread_ties_moves_only_equal_values_symmetrically():
+    x = np.array([[10.0, 20.0, 40.0], [10.0, 25.0, 40.0], [10.0, 20.0, 50.0]])
+    got = plotting.spread_ties(x, 2.0)
+    # column 0: three equal values at x / 2, x, 2 x; column 1: the two 20s at 20 / sqrt(2) and
+    # 20 sqrt(2), 25 alone; column 2 likewise for 40 (exact: powers of two and their roots)
+    want = np.array([[5.0, 20 / 2**0.5, 40 / 2**0.5], [10.0, 25.0, 40 * 2**0.5], [20.0, 20 * 2**0.5, 50.0]])
+    np.testing.assert_allclose(got, want, rtol=4e-16)  # one rounding of a power of 2**0.5
+    assert np.array_equal(plotting.spread_ties(np.array([[1.0, 2.0], [3.0, 4.0]])), [[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(ValueError, match="2-D"):
+        plotting.spread_ties(np.ones(3))
+    with pytest.raises(ValueError, match="factor"):
+        plotting.spread_ties(np.ones((2, 2)), 0.0)
