@@ -261,9 +261,9 @@ class SpectralTable:
         # u_lo <= u < u_hi here, so truncation is the floor; the minimum guards the last panel
         # against rounding (np.clip costs more than the whole Horner loop for one point).
         k = np.minimum(((u - self.u_lo) * (1.0 / PANEL_WIDTH)).astype(np.intp), self.n_panels - 1)
-        missing = ~self.built[k]
-        if missing.any():
-            self._build_blocks(np.unique(k[missing] // BLOCK))
+        built = self.built[k]
+        if not built.all():
+            self._build_blocks(np.unique(k[~built] // BLOCK))
         # One flat index per (point, sum) and Horner's rule on 1-D arrays: the same IEEE
         # operations per value as log_sums_point, so the layout does not change a bit.
         ncol = cols.shape[-1]
@@ -413,9 +413,9 @@ class SpectralTable:
         return out
 
     def _log_sums_flat(self, flat: np.ndarray, cols: np.ndarray = _COLS) -> np.ndarray:
+        if flat.size and self.u_lo <= flat.min() and flat.max() < self.u_hi:
+            return self._interp(flat, cols)  # the usual case: every point inside the table
         lo, hi = flat < self.u_lo, flat >= self.u_hi
-        if not (lo.any() or hi.any()):  # the usual case: every point inside the table
-            return self._interp(flat, cols)
         out = np.empty((flat.size, cols.shape[-1]))
         mid = ~(lo | hi)
         for where, series in ((lo, self._series_low), (hi, self._series_high)):

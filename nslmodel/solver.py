@@ -117,25 +117,27 @@ def _newton(residual, u, lo, hi, what: str, slope: bool = False):
         hi = np.where(pos, hi, ua)
         with np.errstate(divide="ignore", invalid="ignore"):
             new = ua - h / dh
-        outside = ~((new > lo) & (new < hi))
-        new = np.where(outside, 0.5 * (lo + hi), new)
+        inside = (new > lo) & (new < hi)  # False for a NaN step too: bisect
+        new = np.where(inside, new, 0.5 * (lo + hi))
         scale = np.maximum(1.0, np.abs(ua))
+        tol = STEP_TOL * scale
         step = np.abs(new - ua)
         quiet = np.abs(h) <= noise
-        done = (step <= STEP_TOL * scale) | quiet
-        done |= ~outside & (step <= QUADRATIC_STEP * scale)
-        done |= (hi - lo) <= STEP_TOL * scale
+        done = (step <= tol) | quiet
+        done |= inside & (step <= QUADRATIC_STEP * scale)
+        done |= (hi - lo) <= tol
         ua = np.where(quiet, ua, new)
-        if done.all():
+        finished = np.count_nonzero(done)
+        if finished == done.size:
             out[active] = ua
             if slope:
                 last[active] = dh
             return (out, last) if slope else out
-        if done.any():
-            out[active[done]] = ua[done]
+        if finished:
+            fin, keep = np.flatnonzero(done), np.flatnonzero(~done)
+            out[active[fin]] = ua[fin]
             if slope:
-                last[active[done]] = dh[done]
-            keep = ~done
+                last[active[fin]] = dh[fin]
             active, ua, lo, hi = active[keep], ua[keep], lo[keep], hi[keep]
     out[active] = ua
     u = out
@@ -188,7 +190,7 @@ def _delta(logq: np.ndarray, Delta: np.ndarray, q: np.ndarray | None = None) -> 
             q = np.exp(logq)
         d = 2.0 * q / (Delta + np.sqrt(Delta * Delta + 4.0 * q))
     bad = ~np.isfinite(d)
-    if np.any(bad):
+    if np.count_nonzero(bad):
         # q overflows, or underflows with Delta = 0 (far iterates at extreme N, T): with
         # s = sqrt(q) the same root reads delta = 2 s / (r + sqrt(r^2 + 4)), r = Delta / s.
         s = np.exp(0.5 * logq[bad])
