@@ -544,6 +544,13 @@ def latex_sci(x, digits=2) -> str:
     return mantissa + power if mantissa in ("", "-") else rf"{mantissa} \times {power}"
 
 
+@_validate.validated(n=_validate.Integer(0))
+def latex_int(n) -> str:
+    """An integer with thousands separators for LaTeX and matplotlib's mathtext: ``latex_int(3000)``
+    is ``'3{,}000'`` (the braces keep math mode from spacing the comma as punctuation)."""
+    return f"{n:,}".replace(",", "{,}")
+
+
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 

@@ -273,6 +273,13 @@ def test_text_sci_examples():
         "1.4 × 10⁻⁴", "4 × 10⁻¹⁵", "−10⁻⁹", "1.23 × 10³"]
 
 
+def test_latex_int_groups_thousands_for_math_mode():
+    assert [analysis.latex_int(n) for n in (0, 999, 1000, 3000, 1_000_000, 3000.0)] == [
+        "0", "999", "1{,}000", "3{,}000", "1{,}000{,}000", "3{,}000"]
+    with pytest.raises(ValueError, match="n"):
+        analysis.latex_int(2.5)
+
+
 def test_latex_sci_rejects_non_finite_and_finite_or_nan():
     with pytest.raises(ValueError, match="finite"):
         analysis.latex_sci(float("inf"))
