@@ -178,6 +178,7 @@ def errorbar_points(ax, x, mean, sem, **kwargs):
     opts.update(kwargs)
     return ax.errorbar(x, mean, yerr=sem, **opts)
 
+
 def spread_ties(x, factor: float = 1.04) -> np.ndarray:
     """Positions at which points of equal ``x`` are drawn apart, so that none hides another.
 
