@@ -127,3 +127,19 @@ def test_version_on_the_cite_page_is_the_package_version(unset):
     cite = re.sub(r"<[^>]+>", "", unset["cite.html"])
     assert f"version = {{{nslmodel.__version__}}}" in cite
     assert f"version {nslmodel.__version__}." in cite
+
+
+def test_a_changed_stylesheet_alone_reaches_the_site(project, tmp_path):
+    """Sphinx copies static files only when it writes pages; the stylesheets' digest (an "html"
+    config value of build_context) makes an incremental build rewrite them all when one changes."""
+    root = tmp_path / "static"
+    shutil.copytree(project, root)
+    (root / "conf.py").write_text(CONF + 'html_static_path = ["_static"]\n')
+    (root / "_static").mkdir()
+    css, out = root / "_static" / "extra.css", tmp_path / "out"
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", root, out]  # incremental: no -E
+    for rule in ("p { color: red; }", "p { color: blue; }"):
+        css.write_text(rule)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        assert (out / "_static" / "extra.css").read_text() == rule

@@ -56,6 +56,12 @@ def configure(app, config) -> None:
                "book_url": os.environ.get("NSLMODEL_BOOK_URL", "").strip(), "cff": cff,
                **lock_context(root / LOCK)}
     config.nslmodel_context = context  # read by the directive below
+    # Sphinx copies the static files only when it writes pages, and a changed stylesheet alone
+    # leaves every page up to date: their digest, an "html" value, makes the builder rewrite all.
+    static = hashlib.sha256()
+    for f in sorted(p for d in config.html_static_path for p in (root / d).rglob("*") if p.is_file()):
+        static.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    config.nslmodel_static_sha256 = static.hexdigest()
     config.myst_substitutions = {**config.myst_substitutions,
                                  **{k: v for k, v in context.items() if k != "cff"}}
     if url:
@@ -103,6 +109,7 @@ class SoftwareBibtex(SphinxDirective):
 
 def setup(app) -> dict:
     app.add_config_value("nslmodel_context", {}, "env")
+    app.add_config_value("nslmodel_static_sha256", "", "html")
     app.connect("config-inited", configure)
     app.connect("html-page-context", binder_source_notebook, priority=600)
     app.add_directive("software-bibtex", SoftwareBibtex)
