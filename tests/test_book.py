@@ -437,7 +437,19 @@ PAGE_CHECK_JS = r"""
       };
     }
   }
-  return {images, math: math.length, mathjax};
+  // each displayed formula: its typeset box against the free width of its div.math (the
+  // equation number, if any, takes the right end)
+  const displays = Array.from(document.querySelectorAll('div.math')).flatMap(div => {
+    const box = div.querySelector('.MathJax_Display .MathJax');
+    if (!box) return [];
+    const d = div.getBoundingClientRect(), f = box.getBoundingClientRect();
+    const eqno = div.querySelector('.eqno');
+    const gap = eqno ? parseFloat(getComputedStyle(div).columnGap) || 0 : 0;
+    const right = eqno ? eqno.getBoundingClientRect().left - gap : d.right;
+    return [{text: div.textContent.trim().slice(0, 60), left: f.left - d.left, right: right - f.right,
+             width: f.width, free: right - d.left}];
+  });
+  return {images, math: math.length, mathjax, displays};
 })()
 """
 
@@ -505,6 +517,22 @@ def test_images_and_mathjax_render_in_chromium(rendered, browser):
     # the checks above must not pass vacuously
     assert n_images > 0, "the book shows no image"
     assert n_formulae > 0, "the book typeset no formula"
+
+
+def test_displayed_formulae_are_centred(rendered):
+    """Once MathJax has typeset a page, every displayed formula sits in the middle of the width
+    its equation number leaves free (the theme lays div.math out as a flex row for MathJax 3;
+    book/_static/math.css). Tolerance: 2 CSS px, the rounding of two box edges and of the
+    centring."""
+    problems, n = [], 0
+    for rel, (report, _) in rendered.items():
+        for f in report["displays"]:
+            n += 1
+            if f["width"] < f["free"] and abs(f["left"] - f["right"]) > 2:
+                problems.append(f"{rel}: {f['text']!r} has {f['left']:.0f} px of room on the left "
+                                f"and {f['right']:.0f} px on the right")
+    assert not problems, f"{len(problems)} problem(s):\n  " + "\n  ".join(problems[:20])
+    assert n > 0, "the book displays no formula"
 
 
 # --------------------------------------------------------------------------- deposit, inline math
