@@ -223,6 +223,13 @@ def _result_text(r: dict, command: str, pm: str) -> str:
     return _significant(r.pop("loss"), LOSS_DIGITS)
 
 
+def _input(v) -> str:
+    """An input of a grid line as given: whole sizes without ``.0``, other numbers as repr."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return str(int(v))
+    return repr(v)
+
+
 def _text(rows: list[dict], command: str, pm: str = "\u00b1") -> str:
     """One result alone; on a grid one line per point, its inputs first."""
     if len(rows) == 1:
@@ -232,7 +239,7 @@ def _text(rows: list[dict], command: str, pm: str = "\u00b1") -> str:
         r = dict(row)
         result = _result_text(r, command, pm)
         label = "" if command == "optimal" else "loss="
-        lines.append(" ".join(f"{k}={v!r}" for k, v in r.items()) + f" {label}{result}")
+        lines.append(" ".join(f"{k}={_input(v)}" for k, v in r.items()) + f" {label}{result}")
     return "\n".join(lines)
 
 

@@ -377,7 +377,7 @@ def test_closed_pipe_ends_quietly():
            "--gamma 1e-4,1e-3 | head -1; exit ${PIPESTATUS[0]}")
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert r.stderr == "", r.stderr
-    assert len(r.stdout.splitlines()) == 1 and r.stdout.startswith("N=1.0 ")
+    assert len(r.stdout.splitlines()) == 1 and r.stdout.startswith("N=1 ")
     assert r.returncode == 1, r.returncode
 
 
@@ -535,7 +535,7 @@ def test_simulate_text_shows_mean_and_sem_to_the_digits_of_the_sem(capsys):
     lines = capsys.readouterr().out.splitlines()
     for n, line in zip((50.0, 60.0), lines):
         r = nslmodel.simulate_loss(n, 80.0, 1e-3, spec, trials=20, seed=1, progress=False)
-        assert line.startswith(f"N={n!r} T=80.0 gamma=0.001 loss="), line
+        assert line.startswith(f"N={n:g} T=80 gamma=0.001 loss="), line
         _check_mean_sem(line.split("loss=", 1)[1], r.mean, r.sem, SEM_DIGITS)
     assert main(["simulate", *common, "--N", "50", "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
@@ -556,3 +556,12 @@ def test_readme_cli_example_is_what_the_cli_prints(capsys):
     assert block, "README: no console example of the CLI"
     assert main(shlex.split(block.group(1))) == 0
     assert capsys.readouterr().out.strip() == block.group(2)
+
+
+def test_grid_lines_echo_whole_sizes_without_a_decimal_point(capsys):
+    """Inputs on a grid line read as given: 50, not 50.0; a fractional size keeps every digit."""
+    from nslmodel.cli import main
+
+    assert main(["ridgeless", "--M", "1000", "--alpha", "1", "--N", "50,100.5", "--T", "1e3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" loss=")[0] for line in lines] == ["N=50 T=1000", "N=100.5 T=1000"]
