@@ -331,8 +331,14 @@ class SpectralTable:
             a0 = np.broadcast_to(u[:-1], a1.shape)
             coef = np.stack([a0, a1, a2, a3], axis=-1).reshape(-1, 4)
             ends = (u[0], u[-1], z[:, 0].copy(), z[:, -1].copy(), m[:, 0].copy(), m[:, -1].copy())
-            self._inverse = (z, coef, ends, z.tolist(), coef.tolist())
+            self._inverse = (z, coef, ends)
         return self._inverse
+
+    @functools.cached_property
+    def _inverse_lists(self):
+        """The breakpoints and coefficients of :meth:`_inverse_table` as lists, for one point."""
+        z, coef, _ = self._inverse_table()
+        return z.tolist(), coef.tolist()
 
     def inverse_d1(self, n: np.ndarray, use_f0: np.ndarray) -> np.ndarray:
         """An estimate of the u with D1(u) = n (0 < n < rank): a start value for Newton.
@@ -345,9 +351,10 @@ class SpectralTable:
         Hermite on a fixed grid, linear beyond it). Elementwise after a per-point search, so
         each value depends on its own point only; :meth:`inverse_d1_point` gives the same bits.
         """
-        z_grid, coef, (u0, u1, z0, z1, m0, m1), _, _ = self._inverse_table()
+        z_grid, coef, (u0, u1, z0, z1, m0, m1) = self._inverse_table()
         col = use_f0.astype(np.intp)
-        z = np.where(use_f0, np.log(self.rank - n), -np.log(n))
+        lz = np.log(np.where(use_f0, self.rank - n, n))  # one log per point
+        z = np.where(use_f0, lz, -lz)
         count = z_grid.shape[1]
         i = np.empty(n.shape, dtype=np.intp)
         for c in (0, 1):
@@ -367,7 +374,8 @@ class SpectralTable:
         """:meth:`inverse_d1` for one point in Python floats (same operations, same bits)."""
         import bisect
 
-        _, _, (u0, u1, z0, z1, m0, m1), z_grid, coef = self._inverse_table()
+        _, _, (u0, u1, z0, z1, m0, m1) = self._inverse_table()
+        z_grid, coef = self._inverse_lists
         col = 1 if use_f0 else 0
         z = float(np.log(self.rank - n)) if use_f0 else -float(np.log(n))
         zg = z_grid[col]
@@ -523,7 +531,8 @@ def _chebyshev_moments(x: np.ndarray, w: np.ndarray, count: int, segments) -> np
     array (M may be 1e7) and saves numpy's per-call overhead on many small clusters.
     """
     step = max(1, _CHUNK_ELEMENTS // count)
-    unit = bool(np.all(w == 1.0))  # equal unit weights (a Spectrum): the product is exact
+    # equal unit weights (a Spectrum): the product is exact; a broadcast weight is one number
+    unit = bool(w.flat[0] == 1.0) if w.strides == (0,) else bool(np.all(w == 1.0))
     chunks = [(s, a, min(a + step, b)) for s, (lo, b) in enumerate(segments) for a in range(lo, b, step)]
     total = np.zeros((len(segments), count))
     k0 = 0
@@ -565,8 +574,6 @@ def _gauss_rules(moments: np.ndarray, n: int):
     of a computation on its own). Returns a list with ``(nodes, weights)`` per row, or None
     where the algorithm breaks down (a non-positive norm or a non-finite coefficient).
     """
-    from scipy.linalg import get_lapack_funcs
-
     L = 2 * n
     rows = moments.shape[0]
     # Columns are the measures: every step below is one elementwise operation on all of them.
@@ -600,16 +607,23 @@ def _gauss_rules(moments: np.ndarray, n: int):
     ok = np.all(norm > 0.0, axis=0)
     ok &= np.all(np.isfinite(alpha), axis=0) & np.all(np.isfinite(beta), axis=0)
     out = [None] * rows
-    # LAPACK's stevd, the driver scipy.linalg.eigh_tridiagonal chooses for all eigenpairs,
-    # called directly: the same routine (same bits) without the wrapper's checks, which
-    # cost more than the n x n problem.
-    (stevd,) = get_lapack_funcs(("stevd",), (moments,))
+    stevd = _stevd()
     for r in np.flatnonzero(ok):
         nodes, vecs, info = stevd(alpha[:, r], np.sqrt(beta[1:, r]), compute_v=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"stevd failed (info = {info}) on a cluster's Jacobi matrix")
         out[r] = (nodes, beta[0, r] * vecs[0] ** 2)
     return out
+
+
+@functools.cache
+def _stevd():
+    """LAPACK's stevd for float64, the driver scipy.linalg.eigh_tridiagonal chooses for all
+    eigenpairs, called directly: the same routine (same bits) without the wrapper's checks,
+    which cost more than the n x n problem."""
+    from scipy.linalg import get_lapack_funcs
+
+    return get_lapack_funcs(("stevd",), (np.zeros(1),))[0]
 
 
 def _reproduce(moments: np.ndarray, rules: list) -> list:
@@ -661,7 +675,7 @@ def compress_nodes(lam: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarr
     # and a spectrum without ties no merging.
     t = np.log(lam)
     w = np.asarray(w, dtype=float)
-    if np.all(w == w.flat[0]):
+    if w.strides == (0,) or np.all(w == w.flat[0]):  # a broadcast weight is one number
         t.sort()
         w = np.broadcast_to(w.flat[0], t.shape)
     else:
@@ -685,7 +699,7 @@ def compress_nodes(lam: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarr
         centre = {i: 0.5 * (t[i] + t[j - 1]) for i, j in dense}
         half = {i: 0.5 * (t[j - 1] - t[i]) for i, j in dense}
         x = np.concatenate([(t[i:j] - centre[i]) / half[i] for i, j in dense])
-        wx = np.concatenate([w[i:j] for i, j in dense])
+        wx = np.broadcast_to(w.flat[0], x.shape) if w.strides == (0,) else np.concatenate([w[i:j] for i, j in dense])
         sizes = np.cumsum([0] + [j - i for i, j in dense])
         mom = _chebyshev_moments(x, wx, 2 * CLUSTER_NODES, list(zip(sizes[:-1], sizes[1:])))
         found = _gauss_rules(mom, CLUSTER_NODES)

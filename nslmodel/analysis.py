@@ -43,6 +43,9 @@ __all__ = [
     "trace_approximation",
     "finite_or_nan",
     "latex_sci",
+    "latex_int",
+    "text_sci",
+    "count_of",
     "glue_values",
     "Stopwatch",
     "rerun_command",
@@ -128,6 +131,11 @@ class Comparison:
         return float(np.mean(np.abs(self.z) > OUTLIER_Z))
 
     @property
+    def n_beyond(self) -> int:
+        """Number of points more than OUTLIER_Z standard errors from the theory."""
+        return int(np.sum(np.abs(self.z) > OUTLIER_Z))
+
+    @property
     def n_above(self) -> int:
         """Points whose simulated mean lies above the theory."""
         return int(np.sum(self.rel > 0))
@@ -139,7 +147,7 @@ class Comparison:
         return (
             f"{self.n_points} points ({self.trials} trials each): {self.n_above} above and "
             f"{self.n_points - self.n_above} below the theory, "
-            f"{np.sum(np.abs(self.z) > OUTLIER_Z)} of {self.n_points} "
+            f"{self.n_beyond} of {self.n_points} "
             f"({self.frac_beyond:.0%}) beyond {OUTLIER_Z:g} standard errors; the points {shared}"
         )
 
@@ -567,6 +575,25 @@ def text_sci(x, digits=2) -> str:
         power = "10" + str(e).translate(_SUPERSCRIPTS)
         plain = mantissa + power if mantissa in ("", "-") else f"{mantissa} × {power}"
     return plain.replace("-", "−", 1) if plain.startswith("-") else plain
+
+
+@_validate.validated(k=_validate.Integer(0), n=_validate.Integer(1))
+def count_of(k, n, noun="", *, verbs=("", ""), capital=False) -> str:
+    """``k`` of ``n`` in words for prose, where a percentage of a few points would mislead.
+
+    ``count_of(0, 9)`` is ``'none of the 9'``, ``count_of(2, 9)`` is ``'2 of the 9'`` and
+    ``count_of(9, 9)`` is ``'all 9'``; ``noun`` follows the number (``count_of(1, 8, "ratios")``
+    is ``'1 of the 8 ratios'``), ``verbs`` = (singular, plural) appends the verb that agrees with
+    k (``verbs=("lies", "lie")``; 'none' takes the singular), and ``capital`` starts the phrase
+    with a capital letter. ``0 <= k <= n`` and ``n >= 1``.
+    """
+    if k > n:
+        raise ValueError(f"k must lie in [0, n] = [0, {n}]; got k={k}")
+    what = f"{n} {noun}".rstrip()
+    text = "none of the " + what if k == 0 else "all " + what if k == n else f"{k} of the {what}"
+    verb = verbs[0] if k in (0, 1) else verbs[1]
+    text = f"{text} {verb}".rstrip()
+    return text[0].upper() + text[1:] if capital else text
 
 
 def glue_values(glue, **values) -> None:

@@ -280,6 +280,30 @@ def test_latex_int_groups_thousands_for_math_mode():
         analysis.latex_int(2.5)
 
 
+def test_count_of_words_a_count_with_its_verb():
+    """Prose counts: 'none', 'all', 'k of the n', and a verb that agrees with k."""
+    c = analysis.count_of
+    assert [c(0, 9), c(2, 9), c(9, 9), c(np.int64(1), 8, "ratios")] == [
+        "none of the 9", "2 of the 9", "all 9", "1 of the 8 ratios"]
+    lie = ("lies", "lie")
+    assert [c(0, 40, verbs=lie), c(1, 40, verbs=lie), c(3, 40, verbs=lie), c(40, 40, verbs=lie)] == [
+        "none of the 40 lies", "1 of the 40 lies", "3 of the 40 lie", "all 40 lie"]
+    assert c(0, 8, "ratios", verbs=lie, capital=True) == "None of the 8 ratios lies"
+    with pytest.raises(ValueError, match=r"k must lie in \[0, n\] = \[0, 3\]; got k=5"):
+        c(5, 3)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        c(0, 0)
+
+
+def test_comparison_counts_points_beyond_three_standard_errors():
+    z = np.array([0.5, -3.5, 3.0, 4.0])
+    one = np.ones(4)
+    cmp = analysis.Comparison(N=one, T=one, gamma=one, mean=one, sem=one, theory=one, z=z, rel=z,
+                              scaled_rel=z, trials=10, shared_draws=False)
+    assert (cmp.n_beyond, cmp.frac_beyond) == (2, 0.5)  # |z| = 3 is not beyond
+    assert "2 of 4 (50%) beyond 3 standard errors" in cmp.summary()
+
+
 def test_latex_sci_rejects_non_finite_and_finite_or_nan():
     with pytest.raises(ValueError, match="finite"):
         analysis.latex_sci(float("inf"))
