@@ -22,7 +22,7 @@ import numpy as np
 from . import _validate
 from ._traces import log_mu_per_rho
 from ._validate import LOG_HUGE
-from .solver import solve_flat, solve_point
+from .solver import _log, solve_flat, solve_point  # _log: numpy's log of a float, as the array path
 
 __all__ = ["LossTerms", "LossCurve", "expected_loss", "expected_loss_terms", "loss_curve", "log_slope"]
 
@@ -199,10 +199,6 @@ def _terms_point(N: float, T: float, gamma: float, spec, *, C, sigma_u, sigma_w,
     if not (_PLAIN_LOW <= total <= _PLAIN_HIGH):
         return None
     return LossTerms(signal=sig, noise=noi, total=total)
-
-
-def _log(x: float) -> float:
-    return float(np.log(x))  # numpy's log, the one the array path uses
 
 
 @_validate.validated(
