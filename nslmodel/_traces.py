@@ -699,7 +699,10 @@ def compress_nodes(lam: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarr
         centre = {i: 0.5 * (t[i] + t[j - 1]) for i, j in dense}
         half = {i: 0.5 * (t[j - 1] - t[i]) for i, j in dense}
         x = np.concatenate([(t[i:j] - centre[i]) / half[i] for i, j in dense])
-        wx = np.broadcast_to(w.flat[0], x.shape) if w.strides == (0,) else np.concatenate([w[i:j] for i, j in dense])
+        if w.strides == (0,):  # one weight: broadcast, not copied
+            wx = np.broadcast_to(w.flat[0], x.shape)
+        else:
+            wx = np.concatenate([w[i:j] for i, j in dense])
         sizes = np.cumsum([0] + [j - i for i, j in dense])
         mom = _chebyshev_moments(x, wx, 2 * CLUSTER_NODES, list(zip(sizes[:-1], sizes[1:])))
         found = _gauss_rules(mom, CLUSTER_NODES)

@@ -6,7 +6,7 @@ loss-versus-ridge sweep with a jackknife error (:func:`sweep_minimum`), read off
 fitted power-law exponents (:func:`local_exponent`, :func:`fitted_exponent`), the correction
 factors of the scaling laws (:func:`scaling_corrections`, paper Eqs. 142-144), the integral
 approximation of the traces against the exact sums (:func:`trace_approximation`, paper
-Eq. 129), and two small formatters for the text of the book.
+Eq. 129), and small formatters for the text of the book (numbers, counts).
 """
 
 from __future__ import annotations

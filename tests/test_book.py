@@ -449,7 +449,12 @@ PAGE_CHECK_JS = r"""
     return [{text: div.textContent.trim().slice(0, 60), left: f.left - d.left, right: right - f.right,
              width: f.width, free: right - d.left}];
   });
-  return {images, math: math.length, mathjax, displays};
+  // glued text (myst-nb's span.pasted-text) whose weight differs from its parent's
+  const pasted = Array.from(document.querySelectorAll('span.pasted-text')).filter(el =>
+    getComputedStyle(el).fontWeight !== getComputedStyle(el.parentElement).fontWeight
+  ).map(el => el.textContent.slice(0, 60));
+  return {images, math: math.length, mathjax, displays, pasted,
+          n_pasted: document.querySelectorAll('span.pasted-text').length};
 })()
 """
 
@@ -533,6 +538,14 @@ def test_displayed_formulae_are_centred(rendered):
                                 f"and {f['right']:.0f} px on the right")
     assert not problems, f"{len(problems)} problem(s):\n  " + "\n  ".join(problems[:20])
     assert n > 0, "the book displays no formula"
+
+
+def test_glued_text_reads_as_the_text_around_it(rendered):
+    """myst-nb sets every glued value in bold; the book's numbers and glued sentences are part
+    of its prose, so book/_static/text.css gives them the weight of the text around them."""
+    problems = [f"{rel}: {t!r}" for rel, (report, _) in rendered.items() for t in report["pasted"]]
+    assert not problems, f"{len(problems)} glued text(s) in another weight:\n  " + "\n  ".join(problems[:20])
+    assert sum(report["n_pasted"] for report, _ in rendered.values()) > 0, "the book glues no text"
 
 
 # --------------------------------------------------------------------------- deposit, inline math
