@@ -141,13 +141,15 @@ class Comparison:
         return int(np.sum(self.rel > 0))
 
     def summary(self) -> str:
-        """One sentence for the text: counts, signs, outliers and whether draws are shared."""
+        """One sentence for the text (without its full stop): counts, signs, outliers and
+        whether draws are shared, e.g. 'Of the 15 simulated points (40 trials each), 15 lie
+        above the theory and 0 below, and 4 (27%) beyond 3 standard errors; the points share
+        nested draws within a trial, so their deviations are correlated'."""
         shared = "share nested draws within a trial, so their deviations are correlated" if self.shared_draws \
             else "use independent draws"
         return (
-            f"{self.n_points} points ({self.trials} trials each): {self.n_above} above and "
-            f"{self.n_points - self.n_above} below the theory, "
-            f"{self.n_beyond} of {self.n_points} "
+            f"Of the {self.n_points} simulated points ({self.trials} trials each), {self.n_above} lie "
+            f"above the theory and {self.n_points - self.n_above} below, and {self.n_beyond} "
             f"({self.frac_beyond:.0%}) beyond {OUTLIER_Z:g} standard errors; the points {shared}"
         )
 

@@ -72,7 +72,8 @@ def test_compare_z_rel_and_counts_from_known_offsets():
     assert cmp.frac_beyond == 0.5  # |4| and |-3.5| exceed 3
     assert cmp.shared_draws
     text = cmp.summary()
-    assert "2 above and 2 below" in text and "2 of 4 (50%)" in text and "correlated" in text
+    assert text.startswith("Of the 4 simulated points (")
+    assert "2 lie above the theory and 2 below, and 2 (50%) beyond 3" in text and "correlated" in text
 
 
 def test_compare_on_a_real_sweep_is_within_statistics():
@@ -301,7 +302,7 @@ def test_comparison_counts_points_beyond_three_standard_errors():
     cmp = analysis.Comparison(N=one, T=one, gamma=one, mean=one, sem=one, theory=one, z=z, rel=z,
                               scaled_rel=z, trials=10, shared_draws=False)
     assert (cmp.n_beyond, cmp.frac_beyond) == (2, 0.5)  # |z| = 3 is not beyond
-    assert "2 of 4 (50%) beyond 3 standard errors" in cmp.summary()
+    assert "and 2 (50%) beyond 3 standard errors; the points use independent draws" in cmp.summary()
 
 
 def test_latex_sci_rejects_non_finite_and_finite_or_nan():
