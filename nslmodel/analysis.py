@@ -11,6 +11,7 @@ Eq. 129), and small formatters for the text of the book (numbers, counts).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ __all__ = [
     "trace_approximation",
     "finite_or_nan",
     "latex_sci",
+    "latex_factor",
     "latex_int",
     "text_sci",
     "count_of",
@@ -552,6 +554,19 @@ def latex_sci(x, digits=2) -> str:
         return plain
     power = f"10^{{{e}}}"
     return mantissa + power if mantissa in ("", "-") else rf"{mantissa} \times {power}"
+
+
+@_validate.validated(f=_validate.Real(0.0, scalar=True))
+def latex_factor(f) -> str:
+    r"""A positive multiplying factor in LaTeX, to stand before a symbol: ``''`` for exactly 1,
+    ``'10'`` and ``'10^{-4}'`` for powers of ten (to rounding), :func:`latex_sci` with 2 digits
+    otherwise (``latex_factor(0.3)`` is ``'0.3'``)."""
+    if f == 1:
+        return ""
+    k = round(math.log10(f))
+    if math.isclose(f, 10.0**k, rel_tol=1e-12):
+        return "10" if k == 1 else f"10^{{{k}}}"
+    return latex_sci(f)
 
 
 @_validate.validated(n=_validate.Integer(0))

@@ -274,6 +274,13 @@ def test_text_sci_examples():
         "1.4 × 10⁻⁴", "4 × 10⁻¹⁵", "−10⁻⁹", "1.23 × 10³"]
 
 
+def test_latex_factor_writes_a_multiplier_for_a_symbol():
+    assert [analysis.latex_factor(f) for f in (1.0, 10.0, 1e-4, 0.1, 0.3, 2.5e-7)] == [
+        "", "10", "10^{-4}", "10^{-1}", "0.3", r"2.5 \times 10^{-7}"]
+    with pytest.raises(ValueError, match="f"):
+        analysis.latex_factor(0.0)
+
+
 def test_latex_int_groups_thousands_for_math_mode():
     assert [analysis.latex_int(n) for n in (0, 999, 1000, 3000, 1_000_000, 3000.0)] == [
         "0", "999", "1{,}000", "3{,}000", "1{,}000{,}000", "3{,}000"]
