@@ -130,7 +130,7 @@ class Comparison:
     @property
     def frac_beyond(self) -> float:
         """Fraction of points more than OUTLIER_Z standard errors from the theory."""
-        return float(np.mean(np.abs(self.z) > OUTLIER_Z))
+        return self.n_beyond / self.n_points
 
     @property
     def n_beyond(self) -> int:
