@@ -248,8 +248,10 @@ def run(argv=None) -> int:
         old = out_dir / "provenance.json"
         old = json.loads(old.read_text()).get("notebooks", {}) if old.exists() else {}
         print(f"{len(notebooks)} notebook(s), {args.set!r} parameter set", flush=True)
+        sources = {}  # each source read once: the hash and the page come from the same bytes
         for i, src in enumerate(notebooks, 1):
-            code = [c.source for c in code_cells(nbformat.read(src, as_version=4))]
+            sources[src.stem] = nbformat.read(src, as_version=4)
+            code = [c.source for c in code_cells(sources[src.stem])]
             inputs = {"code": code, "parameters": task(i, src)[1], "env": env}  # as injected
             digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
             if (old.get(src.stem, {}).get("input_hash") == digest and not args.force
@@ -268,7 +270,7 @@ def run(argv=None) -> int:
                               "input_hash": digest}
         for src in notebooks:
             rel = src.relative_to(args.notebooks_dir.parent).as_posix()
-            nb = assemble(nbformat.read(src, as_version=4), executed[src.stem], rel)
+            nb = assemble(sources[src.stem], executed[src.stem], rel)
             nbformat.write(nb, staging / src.name)
         commit = git("rev-parse", "HEAD")
         rec = {"parameter_set": args.set, "git_commit": commit or "unknown",
