@@ -325,7 +325,7 @@ def loglog_axes(ax, *, xlabel: str | None = None, ylabel: str | None = None, tit
     return ax
 
 
-def residual_axes(ax, x, z, *, xlabel, band=3.0, ylabel="(sim. - theory) / s.e.", title=None, xscale="log",
+def residual_axes(ax, x, z, *, xlabel, band=3.0, ylabel="(sim. \u2212 theory) / s.e.", title=None, xscale="log",
                   **kwargs):
     """Residual panel: ``z`` (deviation in standard errors) against ``x``, with a +-band shaded.
 
