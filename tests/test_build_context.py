@@ -143,3 +143,21 @@ def test_a_changed_stylesheet_alone_reaches_the_site(project, tmp_path):
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         assert (out / "_static" / "extra.css").read_text() == rule
+
+
+def test_the_cite_entries_say_when_the_checkout_has_uncommitted_changes(project, tmp_path):
+    """A commit names the code only if nothing was changed since: built from a checkout with
+    uncommitted changes, both BibTeX notes say so after the commit; from a clean one, they don't."""
+    root = tmp_path / "repo"
+    shutil.copytree(project, root)
+    git = ["git", "-C", str(root), "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "state"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    commit = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    text = lambda page: " ".join(re.sub(r"<[^>]+>", "", page).split())  # noqa: E731 (entries wrap)
+    clean = text(_build(root, tmp_path / "clean", None)["cite.html"])
+    (root / "index.md").write_text(INDEX + "\nAn edit not committed.\n")
+    dirty = text(_build(root, tmp_path / "dirty", None)["cite.html"])
+    assert clean.count(f"commit {commit}") + clean.count(f"Commit {commit}") == 2
+    assert "uncommitted" not in clean
+    assert dirty.count(f"{commit} plus uncommitted changes") == 2

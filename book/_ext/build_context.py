@@ -38,6 +38,15 @@ def _commit(root: Path) -> str:
     return res.stdout.strip() if res.returncode == 0 else "unknown"
 
 
+def _dirty(root: Path) -> bool:
+    """Whether the checkout has changes not committed (then its commit does not name the code)."""
+    if not (root / ".git").exists():
+        return False
+    res = subprocess.run(["git", "-C", str(root), "status", "--porcelain"],
+                         capture_output=True, text=True, check=False)
+    return res.returncode == 0 and bool(res.stdout.strip())
+
+
 def lock_context(lock: Path) -> dict[str, str]:
     """The lock's SHA-256 and whether the running environment matches its pins."""
     pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", lock.read_text(encoding="utf-8"), re.M))
@@ -54,9 +63,9 @@ def configure(app, config) -> None:
     root = Path(app.confdir)
     cff = yaml.safe_load((root / "CITATION.cff").read_text(encoding="utf-8"))
     url = os.environ.get("NSLMODEL_REPOSITORY_URL", "").strip().rstrip("/")
-    context = {"version": str(cff["version"]), "commit": _commit(root), "repository_url": url,
-               "book_url": os.environ.get("NSLMODEL_BOOK_URL", "").strip(), "cff": cff,
-               **lock_context(root / LOCK)}
+    context = {"version": str(cff["version"]), "commit": _commit(root), "dirty": _dirty(root),
+               "repository_url": url, "book_url": os.environ.get("NSLMODEL_BOOK_URL", "").strip(),
+               "cff": cff, **lock_context(root / LOCK)}
     config.nslmodel_context = context  # read by the directive below
     # Sphinx copies the static files only when it writes pages, and a changed stylesheet alone
     # leaves every page up to date: their digest, an "html" value, makes the builder rewrite all.
@@ -90,17 +99,18 @@ class SoftwareBibtex(SphinxDirective):
     def run(self):
         cfg = self.env.config
         c = cfg.nslmodel_context
+        commit = f"{c['commit']} plus uncommitted changes" if c.get("dirty") else c["commit"]
         authors = " and ".join(f"{{{a['name']}}}" if "name" in a else
                                f"{a['family-names']}, {a['given-names']}" for a in c["cff"]["authors"])
         if self.arguments[0] == "software":
             fields = {"author": authors, "title": c["cff"]["title"], "version": c["version"],
                       "year": cfg.copyright, "url": c["repository_url"], "doi": c["cff"].get("doi"),
-                      "note": f"Commit {c['commit']}; companion software to arXiv:2405.19398"}
+                      "note": f"Commit {commit}; companion software to arXiv:2405.19398"}
             kind, key = "software", "nslmodel"
         else:
             fields = {"author": authors, "title": cfg.html_title, "year": cfg.copyright,
                       "url": c["book_url"], "note": f"Jupyter Book built with nslmodel "
-                      f"{c['version']} at commit {c['commit']}"}
+                      f"{c['version']} at commit {commit}"}
             kind, key = "misc", "nslmodel_book"
         lines = [textwrap.fill(f"  {k:<8}= {{{v}}},", 88, subsequent_indent=" " * 14,
                                break_long_words=False, break_on_hyphens=False)
