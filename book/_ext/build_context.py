@@ -5,7 +5,8 @@ repository and issue buttons and a Binder button that launches the source notebo
 environment.yml at the built commit; unset, none of them is shown. ``NSLMODEL_BOOK_URL`` is
 where the site is published. Both, the version, the commit and the SHA-256 of
 requirements.lock become MyST substitutions; the ``software-bibtex`` directive writes the
-BibTeX entries of the software and of the book from CITATION.cff and these values. The digest
+BibTeX entries of the software and of the book from CITATION.cff and these values (the commit
+followed by "plus uncommitted changes" where the checkout has any). The digest
 of the static files (stylesheets) is recorded too, so that a change to them alone rebuilds the
 pages that link them.
 """
